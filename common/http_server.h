@@ -5,11 +5,41 @@
 
 #include <httplib.h>
 
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
 #include <string>
 
 namespace faas {
 
+/// A task queue for cpp-httplib that starts threads only when every thread is busy, up to
+/// `max_threads`, and lets idle ones go: a watchdog at rest keeps a handful of threads, and a
+/// burst of keep-alive connections still gets one thread each.
+class ElasticThreadPool final : public httplib::TaskQueue {
+public:
+    ElasticThreadPool(std::size_t min_threads, std::size_t max_threads);
+    ~ElasticThreadPool() override;
+    void enqueue(std::function<void()> job) override;
+    /// Runs every queued job, then returns once every thread has finished.
+    void shutdown() override;
+
+private:
+    void work();
+
+    std::size_t min_threads_;
+    std::size_t max_threads_;
+    std::mutex mutex_;
+    std::condition_variable has_job_;
+    std::condition_variable all_done_;
+    std::deque<std::function<void()>> jobs_;
+    std::size_t threads_ = 0;
+    std::size_t idle_ = 0;
+    bool shutting_down_ = false;
+};
+
 struct ServerTuning {
+    std::size_t min_threads = 4;          ///< Threads kept when idle.
     std::size_t threads = 64;             ///< Connections served at once; more wait in the backlog.
     int backlog = 1024;                   ///< The library's compiled-in 5 drops SYNs under load.
     std::size_t keep_alive_max_requests = 100000;

@@ -1,0 +1,34 @@
+// Serves a request by forking fprocess for it: `serializing` buffers the body and the output
+// (the classic watchdog), `streaming` pipes both through as they come.
+#pragma once
+
+#include <httplib.h>
+
+#include <string>
+#include <vector>
+
+#include "config.h"
+
+namespace faas::watchdog {
+
+class ForkHandler {
+public:
+    ForkHandler(const Config& config, std::vector<std::string> base_env);
+
+    /// Runs fprocess with `body` on stdin and answers with its whole output.
+    void serve_buffered(const httplib::Request& req, httplib::Response& res, const std::string& body) const;
+    /// Runs fprocess and streams: the body from `reader` (null: empty stdin) into it, and its
+    /// stdout out as a chunked response. The status is 200 once streaming has begun; a failure
+    /// after that (timeout, non-zero exit) ends the response without its final chunk, so the
+    /// client sees an incomplete response rather than a silent truncation.
+    void serve_streaming(const httplib::Request& req, httplib::Response& res,
+                         const httplib::ContentReader* reader) const;
+
+private:
+    std::string response_content_type(const httplib::Request& req) const;
+
+    const Config& config_;
+    std::vector<std::string> base_env_;
+};
+
+}  // namespace faas::watchdog

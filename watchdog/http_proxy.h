@@ -1,0 +1,27 @@
+// http mode's request path: forwards a request to the warm fprocess at upstream_url over
+// keep-alive connections (one per server thread) and relays its answer.
+#pragma once
+
+#include <httplib.h>
+
+#include <string>
+
+#include "config.h"
+
+namespace faas::watchdog {
+
+class HttpProxy {
+public:
+    explicit HttpProxy(const Config& config);
+    /// 502 when the upstream cannot be reached or answers garbage, 504 past exec_timeout (or
+    /// write_timeout when exec_timeout is 0).
+    void forward(const httplib::Request& req, const std::string& body, httplib::Response& res) const;
+
+private:
+    const Config& config_;
+};
+
+/// True for hop-by-hop headers (RFC 9110 §7.6.1), which a proxy never forwards.
+bool is_hop_by_hop(const std::string& name);
+
+}  // namespace faas::watchdog
