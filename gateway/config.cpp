@@ -1,0 +1,105 @@
+// Reading the gateway's settings from the environment.
+#include "config.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "routes.h"
+#include "settings.h"
+
+namespace faas::gateway {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool is_executable_file(const fs::path& path) {
+    std::error_code ec;
+    return fs::is_regular_file(path, ec) && ::access(path.c_str(), X_OK) == 0;
+}
+
+// Finds fwatchdog: an explicit setting must exist; otherwise beside the gateway, then PATH.
+std::string resolve_watchdog(const Env& env, const std::string& self_path) {
+    if (auto explicit_path = env.get("watchdog_path"); explicit_path && !explicit_path->empty()) {
+        if (!is_executable_file(*explicit_path))
+            throw ConfigError("watchdog_path", "'" + *explicit_path + "' is not an executable file");
+        return fs::absolute(*explicit_path).string();
+    }
+    if (!self_path.empty()) {
+        auto beside = fs::path(self_path).parent_path() / "fwatchdog";
+        if (is_executable_file(beside)) return fs::absolute(beside).string();
+    }
+    std::stringstream path_list(get_string(env, "PATH", ""));
+    std::string dir;
+    while (std::getline(path_list, dir, ':')) {
+        if (dir.empty()) continue;
+        auto candidate = fs::path(dir) / "fwatchdog";
+        if (is_executable_file(candidate)) return candidate.string();
+    }
+    throw ConfigError("watchdog_path",
+                      "fwatchdog not found beside the gateway nor on PATH; set watchdog_path");
+}
+
+std::chrono::nanoseconds positive_duration(const Env& env, const std::string& name,
+                                           std::chrono::nanoseconds fallback) {
+    auto value = get_duration(env, name, fallback);
+    if (value.count() <= 0) throw ConfigError(name, "must be greater than zero");
+    return value;
+}
+
+}  // namespace
+
+Config read_config(const Env& env, const std::string& self_path) {
+    Config config;
+    config.port = get_port(env, "port", config.port);
+    config.read_timeout = positive_duration(env, "read_timeout", config.read_timeout);
+    config.write_timeout = positive_duration(env, "write_timeout", config.write_timeout);
+    config.upstream_timeout = positive_duration(env, "upstream_timeout", config.upstream_timeout);
+    config.basic_auth = get_bool(env, "basic_auth", config.basic_auth);
+    config.secret_mount_path = get_string(env, "secret_mount_path", config.secret_mount_path);
+    if (config.secret_mount_path.empty())
+        throw ConfigError("secret_mount_path", "must not be empty");
+
+    config.function_namespace = get_string(env, "function_namespace", config.function_namespace);
+    if (!is_valid_name(config.function_namespace))
+        throw ConfigError("function_namespace",
+                          "'" + config.function_namespace +
+                              "' is not a DNS label (a-z, 0-9, '-', 1 to 63 characters)");
+
+    auto provider = get_string(env, "provider", "local");
+    if (provider == "local" || provider.empty()) {
+        config.provider = ProviderKind::kLocal;
+    } else if (provider == "swarm") {
+        config.provider = ProviderKind::kSwarm;
+    } else {
+        throw ConfigError("provider", "'" + provider + "' is not one of: local, swarm");
+    }
+
+    auto balancing = get_string(env, "load_balancing", "round_robin");
+    if (balancing == "round_robin" || balancing.empty()) {
+        config.balancing = BalancingPolicy::kRoundRobin;
+    } else if (balancing == "least_inflight") {
+        config.balancing = BalancingPolicy::kLeastInflight;
+    } else {
+        throw ConfigError("load_balancing",
+                          "'" + balancing + "' is not one of: round_robin, least_inflight");
+    }
+
+    config.max_request_bytes = get_byte_size(env, "max_request_bytes", config.max_request_bytes);
+    config.max_response_bytes = get_byte_size(env, "max_response_bytes", config.max_response_bytes);
+    if (config.max_request_bytes == 0) throw ConfigError("max_request_bytes", "must be > 0");
+    if (config.max_response_bytes == 0) throw ConfigError("max_response_bytes", "must be > 0");
+    config.threads = static_cast<int>(get_int(env, "gateway_threads", config.threads, 8, 4096));
+    config.max_replicas =
+        static_cast<int>(get_int(env, "max_replicas", config.max_replicas, 1, 1024));
+
+    if (config.provider == ProviderKind::kLocal) {
+        config.state_dir = get_string(env, "state_dir", config.state_dir);
+        if (config.state_dir.empty()) throw ConfigError("state_dir", "must not be empty");
+        config.watchdog_path = resolve_watchdog(env, self_path);
+    }
+    return config;
+}
+
+}  // namespace faas::gateway

@@ -1,0 +1,41 @@
+// The gateway's settings, read once at start-up from the environment (OpenFaaS's names where
+// they exist) so that a bad value stops the program with one clear line before it listens.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "env.h"
+
+namespace faas::gateway {
+
+enum class ProviderKind { kLocal, kSwarm };
+enum class BalancingPolicy { kRoundRobin, kLeastInflight };
+
+struct Config {
+    int port = 8080;
+    std::chrono::nanoseconds read_timeout = std::chrono::seconds(60);
+    std::chrono::nanoseconds write_timeout = std::chrono::seconds(60);
+    /// Deadline for one function call, connect to last byte; past it the client gets 504.
+    std::chrono::nanoseconds upstream_timeout = std::chrono::seconds(60);
+    bool basic_auth = false;
+    std::string secret_mount_path = "/run/secrets/";
+    std::string function_namespace = "openfaas-fn";
+    ProviderKind provider = ProviderKind::kLocal;
+    BalancingPolicy balancing = BalancingPolicy::kRoundRobin;
+    std::uint64_t max_request_bytes = 32ULL << 20;
+    std::uint64_t max_response_bytes = 64ULL << 20;
+    /// Connections served at once (one thread each); 256 keep-alive clients must fit.
+    int threads = 320;
+    // Local provider.
+    std::string state_dir = "/var/lib/faas";
+    std::string watchdog_path;  ///< Resolved to an executable file at start-up.
+    int max_replicas = 64;      ///< Per function: a scale request above it is refused.
+};
+
+/// Reads and validates every setting. `self_path` is the gateway binary (for the default
+/// watchdog_path beside it). Throws faas::ConfigError naming the variable.
+Config read_config(const Env& env, const std::string& self_path = {});
+
+}  // namespace faas::gateway

@@ -1,0 +1,173 @@
+// Gateway metrics on prometheus-cpp core, served by our own /metrics route.
+#include "metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+namespace faas::gateway {
+namespace {
+
+const prometheus::Histogram::BucketBoundaries& latency_buckets() {
+    // Prometheus's default buckets, as the OpenFaaS gateway uses.
+    static const prometheus::Histogram::BucketBoundaries buckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                                 0.5,   1,    2.5,   5,    10};
+    return buckets;
+}
+
+std::string_view known_method(std::string_view method) {
+    for (std::string_view m : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+        if (method == m) return m;
+    return "other";
+}
+
+}  // namespace
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      invocation_total_(prometheus::BuildCounter()
+                            .Name("gateway_function_invocation_total")
+                            .Help("Function invocations by function and status code")
+                            .Register(*registry_)),
+      functions_seconds_(prometheus::BuildHistogram()
+                             .Name("gateway_functions_seconds")
+                             .Help("Function call duration in seconds")
+                             .Register(*registry_)),
+      invocation_started_(prometheus::BuildCounter()
+                              .Name("gateway_function_invocation_started")
+                              .Help("Function invocations started")
+                              .Register(*registry_)),
+      service_count_(prometheus::BuildGauge()
+                         .Name("gateway_service_count")
+                         .Help("Desired replicas per function")
+                         .Register(*registry_)),
+      http_total_(prometheus::BuildCounter()
+                      .Name("http_requests_total")
+                      .Help("Requests the gateway answered, by method, route and status")
+                      .Register(*registry_)),
+      http_seconds_(prometheus::BuildHistogram()
+                        .Name("http_request_duration_seconds")
+                        .Help("Time to answer a request, by method, route and status")
+                        .Register(*registry_)) {}
+
+void Metrics::invocation_started(const std::string& function) {
+    {
+        std::shared_lock lock(functions_mutex_);
+        auto it = functions_.find(function);
+        if (it != functions_.end() && it->second.started) {
+            it->second.started->Increment();
+            return;
+        }
+    }
+    std::unique_lock lock(functions_mutex_);
+    auto& series = functions_[function];
+    if (!series.started) series.started = &invocation_started_.Add({{"function_name", function}});
+    series.started->Increment();
+}
+
+void Metrics::invocation_finished(const std::string& function, int code, double seconds) {
+    {
+        std::shared_lock lock(functions_mutex_);
+        auto it = functions_.find(function);
+        if (it != functions_.end()) {
+            auto code_it = it->second.codes.find(code);
+            if (code_it != it->second.codes.end()) {
+                code_it->second.total->Increment();
+                code_it->second.seconds->Observe(seconds);
+                return;
+            }
+        }
+    }
+    std::unique_lock lock(functions_mutex_);
+    auto& series = functions_[function];
+    auto code_it = series.codes.find(code);
+    if (code_it == series.codes.end()) {
+        prometheus::Labels labels{{"function_name", function}, {"code", std::to_string(code)}};
+        code_it = series.codes
+                      .emplace(code, CodeSeries{&invocation_total_.Add(labels),
+                                                &functions_seconds_.Add(labels, latency_buckets())})
+                      .first;
+    }
+    code_it->second.total->Increment();
+    code_it->second.seconds->Observe(seconds);
+}
+
+double Metrics::invocation_count(const std::string& function) const {
+    std::shared_lock lock(functions_mutex_);
+    auto it = functions_.find(function);
+    if (it == functions_.end()) return 0;
+    double total = 0;
+    for (const auto& [code, series] : it->second.codes) total += series.total->Value();
+    return total;
+}
+
+void Metrics::set_service_counts(const std::map<std::string, int>& replicas) {
+    std::lock_guard lock(gauges_mutex_);
+    for (auto it = gauges_.begin(); it != gauges_.end();) {
+        if (!replicas.count(it->first)) {
+            service_count_.Remove(it->second);
+            it = gauges_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (const auto& [name, count] : replicas) {
+        auto& gauge = gauges_[name];
+        if (!gauge) gauge = &service_count_.Add({{"function_name", name}});
+        gauge->Set(count);
+    }
+}
+
+void Metrics::forget(const std::string& function) {
+    {
+        std::unique_lock lock(functions_mutex_);
+        auto it = functions_.find(function);
+        if (it != functions_.end()) {
+            if (it->second.started) invocation_started_.Remove(it->second.started);
+            for (auto& [code, series] : it->second.codes) {
+                invocation_total_.Remove(series.total);
+                functions_seconds_.Remove(series.seconds);
+            }
+            functions_.erase(it);
+        }
+    }
+    std::lock_guard lock(gauges_mutex_);
+    if (auto it = gauges_.find(function); it != gauges_.end()) {
+        service_count_.Remove(it->second);
+        gauges_.erase(it);
+    }
+}
+
+void Metrics::http_request(std::string_view method, std::string_view route, int status,
+                           double seconds) {
+    auto verb = known_method(method);
+    std::string key;
+    key.reserve(verb.size() + route.size() + 6);
+    key.append(verb).append(" ").append(route).append(" ").append(std::to_string(status));
+    {
+        std::shared_lock lock(http_mutex_);
+        auto it = http_.find(key);
+        if (it != http_.end()) {
+            it->second.total->Increment();
+            it->second.seconds->Observe(seconds);
+            return;
+        }
+    }
+    std::unique_lock lock(http_mutex_);
+    auto it = http_.find(key);
+    if (it == http_.end()) {
+        prometheus::Labels labels{{"method", std::string(verb)},
+                                  {"path", std::string(route)},
+                                  {"status", std::to_string(status)}};
+        it = http_.emplace(key, HttpSeries{&http_total_.Add(labels),
+                                           &http_seconds_.Add(labels, latency_buckets())})
+                 .first;
+    }
+    it->second.total->Increment();
+    it->second.seconds->Observe(seconds);
+}
+
+std::string Metrics::serialize() const {
+    prometheus::TextSerializer serializer;
+    return serializer.Serialize(registry_->Collect());
+}
+
+}  // namespace faas::gateway

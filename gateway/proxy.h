@@ -1,0 +1,73 @@
+// Forwards one call to one replica with libcurl. Easy handles are pooled and reused, and a
+// reused handle keeps its keep-alive connections, so steady traffic opens no new sockets.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "provider/function_provider.h"
+
+namespace faas::gateway {
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct ProxyRequest {
+    std::string method;
+    std::string path;  ///< Upstream path and query, as the client wrote them.
+    HeaderList headers;  ///< Already free of hop-by-hop headers.
+    const std::string* body = nullptr;
+};
+
+enum class ProxyOutcome {
+    kOk,
+    kRefused,   ///< Nothing was sent: safe to try another replica.
+    kTimeout,   ///< upstream_timeout passed: 504.
+    kFailed,    ///< Anything else after the connection was made: 502.
+    kTooLarge,  ///< The response passed max_response_bytes: 502.
+};
+
+struct ProxyResult {
+    ProxyOutcome outcome = ProxyOutcome::kFailed;
+    std::string error;
+    int status = 0;
+    HeaderList headers;
+    std::string body;
+};
+
+struct ProxyOptions {
+    std::chrono::nanoseconds timeout = std::chrono::seconds(60);
+    std::chrono::nanoseconds connect_timeout = std::chrono::seconds(2);
+    std::uint64_t max_response_bytes = 64ULL << 20;
+    /// Idle handles kept for reuse; more are freed on release.
+    std::size_t max_idle_handles = 512;
+};
+
+class Proxy {
+public:
+    explicit Proxy(ProxyOptions options);
+    ~Proxy();
+    Proxy(const Proxy&) = delete;
+    Proxy& operator=(const Proxy&) = delete;
+
+    ProxyResult forward(const Endpoint& endpoint, const ProxyRequest& request);
+
+private:
+    struct Handle;
+    std::unique_ptr<Handle> acquire();
+    void release(std::unique_ptr<Handle> handle);
+
+    const ProxyOptions options_;
+    std::mutex pool_mutex_;
+    std::vector<std::unique_ptr<Handle>> idle_;  ///< LIFO: the warmest connection goes first.
+};
+
+/// True for headers that describe one connection, not the message (RFC 9110 §7.6.1), plus
+/// those the HTTP layer recomputes (Content-Length, Host) or adds itself.
+bool is_hop_by_hop(std::string_view name);
+
+}  // namespace faas::gateway

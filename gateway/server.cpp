@@ -1,0 +1,237 @@
+// The gateway's HTTP server.
+#include "server.h"
+
+#include <thread>
+
+#include "function_types.h"
+#include "http_server.h"
+#include "log.h"
+#include "routes.h"
+
+namespace faas::gateway {
+namespace {
+
+thread_local std::chrono::steady_clock::time_point request_start;
+
+void plain(httplib::Response& res, int status, const std::string& message) {
+    res.status = status;
+    res.set_content(message + "\n", "text/plain; charset=utf-8");
+}
+
+template <typename Duration>
+std::pair<time_t, time_t> split_seconds(Duration d) {
+    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+    return {static_cast<time_t>(micros / 1'000'000), static_cast<time_t>(micros % 1'000'000)};
+}
+
+}  // namespace
+
+GatewayServer::GatewayServer(const Config& config, FunctionProvider& provider,
+                             std::optional<BasicAuth> auth)
+    : config_(config),
+      provider_(provider),
+      auth_(std::move(auth)),
+      proxy_(ProxyOptions{config.upstream_timeout, std::chrono::seconds(2), config.max_response_bytes}),
+      balancer_(config.balancing),
+      invoke_(provider, proxy_, balancer_, metrics_, config.function_namespace),
+      admin_(provider, metrics_, balancer_, config.function_namespace, config.write_timeout, draining_) {
+    ServerTuning tuning;
+    tuning.threads = static_cast<std::size_t>(config_.threads);
+    tune_server(server_, tuning);
+    auto [read_s, read_us] = split_seconds(config_.read_timeout);
+    auto [write_s, write_us] = split_seconds(config_.write_timeout);
+    server_.set_read_timeout(read_s, read_us);
+    server_.set_write_timeout(write_s, write_us);
+    server_.set_payload_max_length(config_.max_request_bytes);
+    register_routes();
+}
+
+template <typename Fn>
+void GatewayServer::guarded(httplib::Response& res, Fn&& fn) {
+    struct Inflight {
+        std::atomic<int>& count;
+        explicit Inflight(std::atomic<int>& c) : count(c) { ++count; }
+        ~Inflight() { --count; }
+    } inflight(inflight_);
+    try {
+        fn();
+    } catch (const BadRequest& e) {
+        plain(res, 400, e.what());
+    } catch (const Unsupported& e) {
+        plain(res, 400, e.what());
+    } catch (const NotFound& e) {
+        plain(res, 404, e.what());
+    } catch (const AlreadyExists& e) {
+        plain(res, 409, e.what());
+    } catch (const ProviderUnavailable& e) {
+        log_line(std::string("Provider error: ") + e.what());
+        plain(res, 500, std::string("Provider error: ") + e.what());
+    } catch (const std::exception& e) {
+        log_line(std::string("Internal error: ") + e.what());
+        plain(res, 500, std::string("Internal error: ") + e.what());
+    }
+}
+
+template <typename Fn>
+void GatewayServer::route_with_body(const std::string& method, const std::string& pattern, Fn fn) {
+    const std::uint64_t limit = config_.max_request_bytes;
+    // Bodies are read here, counted as they arrive: a chunked body has no length up front and
+    // cpp-httplib would otherwise buffer it without bound.
+    httplib::Server::HandlerWithContentReader with_reader =
+        [this, fn, limit](const httplib::Request& req, httplib::Response& res,
+                          const httplib::ContentReader& reader) {
+            std::string body;
+            bool too_large = false;
+            bool ok = reader([&](const char* data, std::size_t length) {
+                if (body.size() + length > limit) {
+                    too_large = true;
+                    return false;
+                }
+                body.append(data, length);
+                return true;
+            });
+            if (!ok) {
+                if (too_large || res.status == 413)
+                    respond_and_close(res, 413, "Request body too large\n");
+                else
+                    respond_and_close(res, 400, "Cannot read the request body\n");
+                return;
+            }
+            guarded(res, [&] { fn(req, res, body); });
+        };
+    httplib::Server::Handler without_body = [this, fn](const httplib::Request& req,
+                                                       httplib::Response& res) {
+        guarded(res, [&] { fn(req, res, req.body); });
+    };
+    if (method == "POST") {
+        server_.Post(pattern, with_reader);
+        server_.Post(pattern, without_body);
+    } else if (method == "PUT") {
+        server_.Put(pattern, with_reader);
+        server_.Put(pattern, without_body);
+    } else if (method == "PATCH") {
+        server_.Patch(pattern, with_reader);
+        server_.Patch(pattern, without_body);
+    } else if (method == "DELETE") {
+        server_.Delete(pattern, with_reader);
+        server_.Delete(pattern, without_body);
+    }
+}
+
+void GatewayServer::register_routes() {
+    server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+        request_start = std::chrono::steady_clock::now();
+        if (draining_.load(std::memory_order_relaxed)) {
+            respond_and_close(res, 503, "The gateway is shutting down\n");
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        // Framing that proxies disagree about is refused before any body is read (RFC 9112 6.1).
+        if (req.has_header("Transfer-Encoding") &&
+            (req.has_header("Content-Length") || req.method == "GET" || req.method == "HEAD" ||
+             req.method == "OPTIONS")) {
+            respond_and_close(res, 400, "Ambiguous or unexpected request framing\n");
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        if (auth_ && (req.path == "/system" || req.path.rfind("/system/", 0) == 0) &&
+            !auth_->allows(req.get_header_value("Authorization"))) {
+            // Nothing of the request is read or acted on: no side effect of any kind.
+            res.set_header("WWW-Authenticate", "Basic realm=\"Restricted\"");
+            respond_and_close(res, 401, "invalid credentials\n");
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+    });
+    server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+        double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - request_start).count();
+        metrics_.http_request(req.method, route_label(req.path), res.status, seconds);
+    });
+
+    // The hot path first: cpp-httplib tries patterns in registration order.
+    const std::string function_pattern = "/function/.*";
+    auto invoke = [this](const httplib::Request& req, httplib::Response& res, const std::string& body) {
+        invoke_.handle_function_path(req, res, body);
+    };
+    for (const char* method : {"POST", "PUT", "PATCH", "DELETE"}) route_with_body(method, function_pattern, invoke);
+    server_.Get(function_pattern, [this, invoke](const httplib::Request& req, httplib::Response& res) {
+        guarded(res, [&] { invoke(req, res, req.body); });
+    });
+    server_.Options(function_pattern, [this, invoke](const httplib::Request& req, httplib::Response& res) {
+        guarded(res, [&] { invoke(req, res, req.body); });
+    });
+    route_with_body("POST", "/", [this](const httplib::Request& req, httplib::Response& res,
+                                        const std::string& body) { invoke_.handle_root(req, res, body); });
+
+    server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { plain(res, 200, "OK"); });
+    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+        guarded(res, [&] { admin_.metrics(res); });
+    });
+
+    server_.Get("/system/functions", [this](const httplib::Request& req, httplib::Response& res) {
+        guarded(res, [&] { admin_.list_functions(req, res); });
+    });
+    route_with_body("POST", "/system/functions",
+                    [this](const httplib::Request&, httplib::Response& res, const std::string& body) {
+                        admin_.deploy(body, res);
+                    });
+    route_with_body("PUT", "/system/functions",
+                    [this](const httplib::Request&, httplib::Response& res, const std::string& body) {
+                        admin_.update(body, res);
+                    });
+    route_with_body("DELETE", "/system/functions",
+                    [this](const httplib::Request&, httplib::Response& res, const std::string& body) {
+                        admin_.remove(body, res);
+                    });
+    server_.Get("/system/function/[^/]+", [this](const httplib::Request& req, httplib::Response& res) {
+        guarded(res, [&] { admin_.get_function(req, res); });
+    });
+    route_with_body("POST", "/system/scale-function/[^/]+",
+                    [this](const httplib::Request& req, httplib::Response& res, const std::string& body) {
+                        admin_.scale(req, body, res);
+                    });
+    server_.Get("/system/info", [this](const httplib::Request&, httplib::Response& res) {
+        guarded(res, [&] { admin_.info(res); });
+    });
+    server_.Get("/system/namespaces", [this](const httplib::Request&, httplib::Response& res) {
+        guarded(res, [&] { admin_.namespaces(res); });
+    });
+    server_.Get("/system/logs", [this](const httplib::Request& req, httplib::Response& res) {
+        guarded(res, [&] { admin_.logs(req, res); });
+    });
+    route_with_body("POST", "/system/alert",
+                    [this](const httplib::Request&, httplib::Response& res, const std::string& body) {
+                        admin_.alert(body, res);
+                    });
+    server_.Get("/system/secrets", [this](const httplib::Request&, httplib::Response& res) {
+        guarded(res, [&] { admin_.list_secrets(res); });
+    });
+    route_with_body("POST", "/system/secrets",
+                    [this](const httplib::Request&, httplib::Response& res, const std::string& body) {
+                        admin_.create_secret(body, res);
+                    });
+    route_with_body("PUT", "/system/secrets",
+                    [this](const httplib::Request&, httplib::Response& res, const std::string& body) {
+                        admin_.update_secret(body, res);
+                    });
+    route_with_body("DELETE", "/system/secrets",
+                    [this](const httplib::Request&, httplib::Response& res, const std::string& body) {
+                        admin_.delete_secret(body, res);
+                    });
+}
+
+int GatewayServer::bind(const std::string& host, int port) {
+    return bind_server(server_, host, port, 1024);
+}
+
+void GatewayServer::listen() { server_.listen_after_bind(); }
+
+void GatewayServer::drain_and_stop(std::chrono::nanoseconds grace) {
+    draining_.store(true);
+    auto deadline = std::chrono::steady_clock::now() + grace;
+    // Bounded by `grace`: requests still running then are cut off by the stop.
+    while (inflight_.load() > 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    server_.stop();
+}
+
+}  // namespace faas::gateway

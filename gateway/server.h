@@ -1,0 +1,59 @@
+// Wires config, auth, provider, proxy, balancer, metrics and handlers onto one cpp-httplib
+// server, and owns the graceful drain: on stop, new requests get 503 while those in flight
+// finish.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <httplib.h>
+
+#include "admin_handlers.h"
+#include "auth.h"
+#include "config.h"
+#include "invoke_handler.h"
+#include "load_balancer.h"
+#include "metrics.h"
+#include "provider/function_provider.h"
+#include "proxy.h"
+
+namespace faas::gateway {
+
+class GatewayServer {
+public:
+    GatewayServer(const Config& config, FunctionProvider& provider, std::optional<BasicAuth> auth);
+
+    /// Binds host:port (0 = any free port); returns the port or -1.
+    int bind(const std::string& host, int port);
+    /// Serves until drain_and_stop.
+    void listen();
+    /// New requests get 503; waits up to `grace` for requests in flight, then stops listening.
+    void drain_and_stop(std::chrono::nanoseconds grace);
+
+    Metrics& metrics() { return metrics_; }
+
+private:
+    void register_routes();
+    /// The one handler boundary: counts the request in flight and maps typed failures.
+    template <typename Fn>
+    void guarded(httplib::Response& res, Fn&& fn);
+    template <typename Fn>
+    void route_with_body(const std::string& method, const std::string& pattern, Fn fn);
+
+    const Config config_;
+    FunctionProvider& provider_;
+    std::optional<BasicAuth> auth_;
+    Metrics metrics_;
+    Proxy proxy_;
+    LoadBalancer balancer_;
+    std::atomic<bool> draining_{false};
+    std::atomic<int> inflight_{0};
+    InvokeHandler invoke_;
+    AdminHandlers admin_;
+    httplib::Server server_;
+};
+
+}  // namespace faas::gateway
