@@ -114,6 +114,13 @@ void WatchdogServer::install_routes() {
         return httplib::Server::HandlerResponse::Unhandled;
     }));
 
+    // The function has finished once the response is about to be written: free its slot now,
+    // so a client that sends its next request as soon as it has the answer is not refused.
+    server_.set_post_routing_handler([](const httplib::Request&, httplib::Response&) {
+        if (t_scope.in_flight_slot) t_scope.in_flight_slot->fetch_sub(1);
+        t_scope.in_flight_slot = nullptr;
+    });
+
     server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
         auto now = Clock::now();
         double seconds = t_scope.open ? std::chrono::duration<double>(now - t_scope.started).count() : 0.0;

@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -40,6 +41,8 @@ struct ResetSignals : bp::extend::handler {
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
         ::signal(SIGPIPE, SIG_DFL);
         ::signal(SIGTERM, SIG_DFL);
+        // If the watchdog is killed outright, the warm process must not live on as an orphan.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     }
 };
 
