@@ -30,8 +30,9 @@ BasicAuth::BasicAuth(std::string user, std::string password)
 
 BasicAuth BasicAuth::from_files(const std::string& secret_mount_path) {
     std::filesystem::path dir(secret_mount_path);
-    return BasicAuth(read_secret_file(dir / "basic-auth-user"),
-                     read_secret_file(dir / "basic-auth-password"));
+    auto user = read_secret_file(dir / "basic-auth-user");
+    auto password = read_secret_file(dir / "basic-auth-password");
+    return BasicAuth(std::move(user), std::move(password));
 }
 
 bool constant_time_equals(std::string_view a, std::string_view b) {

@@ -27,6 +27,8 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
     if (std::sscanf(copy.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute,
                     &second, &consumed) != 6)
         return std::nullopt;
+    // Past 2261 nanoseconds since the epoch overflow the clock's 64 bits.
+    if (year < 1970 || year > 2261) return std::nullopt;
     if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
         return std::nullopt;
     std::string_view rest = std::string_view(copy).substr(static_cast<std::size_t>(consumed));
