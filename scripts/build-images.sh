@@ -45,7 +45,7 @@ build() {
   local old_id
   old_id=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
   printf '[build-images] %-28s ' "$image"
-  if ! docker build --pull=false \
+  if ! docker build --pull=false --force-rm \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" \
     --build-arg "WATCHDOG_IMAGE=faas/watchdog:$TAG" \
     --build-arg "FUNCTION_BASE=faas/function-base:$TAG" \
