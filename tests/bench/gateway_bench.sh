@@ -1,0 +1,174 @@
+#!/bin/sh
+# Gateway benchmarks with wrk, printed as one table from one run.
+#
+#   tests/bench/gateway_bench.sh [BIN_DIR]      (default: build/release/bin)
+#
+# Rows, each at concurrency 1, 8, 64 and 256 (keep-alive connections):
+#   nginx200   direct      client -> nginx `return 200`
+#   nginx200   gateway     client -> gateway -> nginx `return 200`
+#   nginx200   nginx       client -> nginx proxy_pass (keep-alive upstream) -> nginx `return 200`
+#   wd-http    direct      client -> fwatchdog mode=http -> nginx `return 200`
+#   wd-http    gateway     client -> gateway -> fwatchdog mode=http
+#   wd-http    nginx       client -> nginx proxy_pass -> fwatchdog mode=http
+#   wd-serial  direct      client -> fwatchdog mode=serializing (fork per request, fprocess=cat)
+#   wd-serial  gateway     client -> gateway (local provider, real replica) -> fwatchdog serializing
+# then RSS of the gateway after 100k+ requests, sampled twice to show it is flat.
+#
+# The "gateway" rows for nginx and wd-http run gateway_bench_server: the same request path
+# (routing, libcurl proxy, balancer, metrics) with a static provider, since the local provider
+# only starts fwatchdog replicas. The wd-serial row runs the real gateway binary.
+# Everything listens on 127.0.0.1; every process started is stopped on exit.
+set -eu
+
+here=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${1:-$here/build/release/bin}
+duration=${DURATION:-5s}
+concurrencies=${CONCURRENCIES:-"1 8 64 256"}
+for tool in wrk nginx curl; do
+  command -v $tool >/dev/null || { echo "missing $tool" >&2; exit 1; }
+done
+for program in gateway gateway_bench_server fwatchdog; do
+  [ -x "$bin/$program" ] || { echo "missing $bin/$program (build the release preset)" >&2; exit 1; }
+done
+
+work=$(mktemp -d /tmp/gateway-bench.XXXXXX)
+pids=""
+cleanup() {
+  for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in $pids; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_http() { # url [status]
+  i=0
+  while [ $i -lt 200 ]; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$1" || true)
+    [ "$code" = "${2:-200}" ] && return 0
+    i=$((i + 1)); sleep 0.05
+  done
+  echo "timed out waiting for $1" >&2; exit 1
+}
+
+nginx_conf() { # dir port body(server block contents) workers
+  mkdir -p "$1/logs"
+  cat > "$1/nginx.conf" <<CONF
+worker_processes $4;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path $1/body;
+  proxy_temp_path $1/proxy;
+  fastcgi_temp_path $1/fastcgi;
+  uwsgi_temp_path $1/uwsgi;
+  scgi_temp_path $1/scgi;
+  $3
+}
+CONF
+}
+
+start() { # log command...
+  log=$1; shift
+  "$@" > "$log" 2>&1 &
+  pids="$pids $!"
+  last_pid=$!
+}
+
+# Upstream: nginx return 200 (one worker, like one function replica).
+p_nginx200=$(free_port)
+nginx_conf "$work/n200" "$p_nginx200" "server { listen 127.0.0.1:$p_nginx200; location / { return 200 'ok'; } }" 1
+start "$work/n200.log" nginx -p "$work/n200" -c "$work/n200/nginx.conf"
+wait_http "http://127.0.0.1:$p_nginx200/"
+
+# fwatchdog in http mode, its fprocess another nginx return 200.
+p_wdup=$(free_port)
+nginx_conf "$work/wdup" "$p_wdup" "server { listen 127.0.0.1:$p_wdup; location / { return 200 'ok'; } }" 1
+p_wdhttp=$(free_port)
+mkdir -p "$work/wdhttp-tmp"
+start "$work/wdhttp.log" env TMPDIR="$work/wdhttp-tmp" mode=http port=$p_wdhttp metrics_port=0 \
+  upstream_url="http://127.0.0.1:$p_wdup" fprocess="nginx -p $work/wdup -c $work/wdup/nginx.conf" \
+  "$bin/fwatchdog"
+wait_http "http://127.0.0.1:$p_wdhttp/_/health"
+
+# fwatchdog serializing, fprocess=cat.
+p_wdser=$(free_port)
+mkdir -p "$work/wdser-tmp"
+start "$work/wdser.log" env TMPDIR="$work/wdser-tmp" mode=serializing port=$p_wdser metrics_port=0 \
+  fprocess=cat "$bin/fwatchdog"
+wait_http "http://127.0.0.1:$p_wdser/_/health"
+
+# Gateways (bench server with a static provider) in front of each upstream.
+p_gw_n200=$(free_port)
+start "$work/gw-n200.log" env port=$p_gw_n200 bench_upstream_port=$p_nginx200 "$bin/gateway_bench_server"
+gw_bench_pid=$last_pid
+p_gw_wdhttp=$(free_port)
+start "$work/gw-wdhttp.log" env port=$p_gw_wdhttp bench_upstream_port=$p_wdhttp "$bin/gateway_bench_server"
+wait_http "http://127.0.0.1:$p_gw_n200/healthz"
+wait_http "http://127.0.0.1:$p_gw_wdhttp/healthz"
+
+# The real gateway with the local provider and one serializing replica of cat.
+p_gw=$(free_port)
+start "$work/gw.log" env port=$p_gw state_dir="$work/state" watchdog_path="$bin/fwatchdog" "$bin/gateway"
+wait_http "http://127.0.0.1:$p_gw/healthz"
+curl -s -o /dev/null -d '{"service":"cat","image":"bench/cat","envProcess":"cat","envVars":{"mode":"serializing"}}' \
+  "http://127.0.0.1:$p_gw/system/functions"
+wait_http "http://127.0.0.1:$p_gw/function/cat"
+
+# nginx as a reverse proxy (keep-alive upstream), two workers like the gateway's two cores.
+p_proxy_n200=$(free_port); p_proxy_wd=$(free_port)
+nginx_conf "$work/proxy" 0 "
+  upstream n200 { server 127.0.0.1:$p_nginx200; keepalive 512; }
+  upstream wd { server 127.0.0.1:$p_wdhttp; keepalive 512; }
+  server { listen 127.0.0.1:$p_proxy_n200; location / { proxy_pass http://n200; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }
+  server { listen 127.0.0.1:$p_proxy_wd; location / { proxy_pass http://wd; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }" 2
+start "$work/proxy.log" nginx -p "$work/proxy" -c "$work/proxy/nginx.conf"
+wait_http "http://127.0.0.1:$p_proxy_n200/"
+
+cat > "$work/report.lua" <<'LUA'
+done = function(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write +
+                 summary.errors.timeout + summary.errors.status
+  io.write(string.format("RESULT %.0f %.1f %.1f %d %d\n", summary.requests / (summary.duration / 1e6),
+    latency:percentile(50), latency:percentile(99), errors, summary.requests))
+end
+LUA
+
+run() { # url concurrency -> "rps p50 p99 errors requests"
+  threads=2; [ "$2" -lt 2 ] && threads=1
+  wrk -t$threads -c"$2" -d1s --latency "$1" > /dev/null 2>&1 || true   # warm-up
+  wrk -t$threads -c"$2" -d"$duration" -s "$work/report.lua" "$1" 2>/dev/null | awk '/^RESULT/ {print $2, $3, $4, $5, $6}'
+}
+
+printf '%-10s %-8s %5s %10s %9s %9s %7s\n' upstream path conc req/s p50_us p99_us errors
+row() { # upstream path url
+  up=$1; path=$2; url=$3
+  for c in $concurrencies; do
+    set -- $(run "$url" "$c")
+    printf '%-10s %-8s %5s %10s %9s %9s %7s\n' "$up" "$path" "$c" "${1:-?}" "${2:-?}" "${3:-?}" "${4:-?}"
+  done
+}
+row nginx200 direct  "http://127.0.0.1:$p_nginx200/"
+row nginx200 gateway "http://127.0.0.1:$p_gw_n200/function/bench"
+row nginx200 nginx   "http://127.0.0.1:$p_proxy_n200/"
+row wd-http  direct  "http://127.0.0.1:$p_wdhttp/"
+row wd-http  gateway "http://127.0.0.1:$p_gw_wdhttp/function/bench"
+row wd-http  nginx   "http://127.0.0.1:$p_proxy_wd/"
+row wd-serial direct  "http://127.0.0.1:$p_wdser/"
+row wd-serial gateway "http://127.0.0.1:$p_gw/function/cat"
+
+rss() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+# RSS: the bench gateway has served every nginx200 row above (well over 100k requests); serve
+# 100k more at concurrency 64 and compare.
+before=$(rss "$gw_bench_pid")
+wrk -t2 -c64 -d3s "http://127.0.0.1:$p_gw_n200/function/bench" > /dev/null 2>&1
+after=$(rss "$gw_bench_pid")
+served=$(curl -s "http://127.0.0.1:$p_gw_n200/metrics" | awk -F' ' '/^gateway_function_invocation_total/ {s += $2} END {printf "%d", s}')
+echo "gateway RSS: ${before} MiB, then ${after} MiB after ${served} requests in total"
