@@ -53,17 +53,19 @@ say "docker CLI: $(command -v docker) ($(docker --version 2>/dev/null || echo un
 
 daemon_answers() { docker info >/dev/null 2>&1; }
 
-# The daemon's executable, read from its pid file, so we can tell whose dockerd answers.
+# The executable of the live process named in dockerd's pid file (fails if there is none), so
+# we can tell whose dockerd answers, and whether one is already starting.
 running_dockerd_exe() {
   local pid
   pid=$(cat /var/run/docker.pid 2>/dev/null) || return 1
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
   readlink "/proc/$pid/exe" 2>/dev/null
 }
 
 if daemon_answers; then
   say "dockerd already running ($(running_dockerd_exe || echo 'pid file unreadable'))"
 else
-  if pgrep -x dockerd >/dev/null; then
+  if [[ $(running_dockerd_exe || true) == "$DOCKERD" ]]; then
     # Started but not answering yet (e.g. by docker.io's init script during install): wait.
     say "dockerd is starting; waiting for it"
   else
