@@ -13,8 +13,11 @@ source tests/bench/lib.sh
 SECS=${1:-5}
 scripts/install-deps.sh >&2
 bench_log "building the release preset"
-cmake --preset release >/dev/null
-cmake --build --preset release --target fwatchdog spawn_floor >/dev/null
+if ! { cmake --preset release && cmake --build --preset release --target fwatchdog spawn_floor; } >"${TMPDIR:-/tmp}/faas-bench-build.log" 2>&1; then
+  tail -30 "${TMPDIR:-/tmp}/faas-bench-build.log" >&2
+  bench_log "build failed"
+  exit 1
+fi
 BIN=build/release/bin
 WORK=$(mktemp -d)
 PIDS=()
