@@ -1,6 +1,7 @@
 // The spawn floor for the watchdog benchmark: how many times per second this machine can
 // posix_spawn `cat`, pipe a small body through it and reap it, with no HTTP at all. One loop
 // per thread; usage: spawn_floor <threads> <seconds> [body]
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
