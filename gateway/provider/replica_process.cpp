@@ -10,8 +10,6 @@
 
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
-#include <boost/process/env.hpp>
-#include <boost/process/environment.hpp>
 #include <boost/process/exe.hpp>
 #include <boost/process/extend.hpp>
 #include <boost/process/io.hpp>
@@ -19,6 +17,7 @@
 #include <stdexcept>
 #include <system_error>
 #include <thread>
+#include <vector>
 
 namespace faas::gateway {
 
@@ -87,8 +86,16 @@ ReplicaProcess::ReplicaProcess(const std::string& executable,
     FdGuard read_end(fds[0]);
     FdGuard write_end(fds[1]);
 
-    bp::environment environment;
-    for (const auto& [key, value] : env) environment[key] = value;
+    // The environment is handed to execve directly: Boost 1.74's basic_environment::find
+    // reads past the end of shorter keys (AddressSanitizer catches it).
+    std::vector<std::string> entries;
+    entries.reserve(env.size());
+    for (const auto& [key, value] : env) entries.push_back(key + "=" + value);
+    std::vector<char*> envp;
+    envp.reserve(entries.size() + 1);
+    for (auto& entry : entries) envp.push_back(entry.data());
+    envp.push_back(nullptr);
+    auto use_env = [&envp](auto& executor) { executor.env = envp.data(); };
 
     const int output_fd = write_end.get();
     const pid_t parent = ::getpid();
@@ -104,8 +111,8 @@ ReplicaProcess::ReplicaProcess(const std::string& executable,
     };
     std::error_code ec;
     child_ = std::make_unique<ChildHolder>(ChildHolder{bp::child(
-        bp::exe = executable, environment, bp::std_in < bp::null, bp::extend::on_exec_setup = setup,
-        ec)});
+        bp::exe = executable, bp::std_in < bp::null, bp::extend::on_setup = use_env,
+        bp::extend::on_exec_setup = setup, ec)});
     if (ec || !child_->child.valid())
         throw std::runtime_error("cannot start " + executable + ": " + ec.message());
     pid_ = child_->child.id();
