@@ -9,27 +9,26 @@
 
 #include "http_server.h"
 #include "log.h"
+#include "upstream_client.h"
 
 namespace faas::watchdog {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-httplib::Client& thread_client(const Config& config) {
-    // cpp-httplib serves each connection on one thread, so a client per thread gives every
-    // connection to the watchdog its own warm connection to the upstream, with no locking.
-    thread_local std::unique_ptr<httplib::Client> client;
-    if (!client) {
-        client = std::make_unique<httplib::Client>(config.upstream.host, config.upstream.port);
-        client->set_keep_alive(true);
-        client->set_tcp_nodelay(true);
-        client->set_url_encode(false);
-        client->set_connection_timeout(std::chrono::seconds(2));
-        auto limit = config.exec_timeout.count() > 0 ? config.exec_timeout : config.write_timeout;
-        client->set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(limit));
-        client->set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(config.write_timeout));
-    }
-    return *client;
+std::chrono::nanoseconds round_trip_limit(const Config& config) {
+    return config.exec_timeout.count() > 0 ? config.exec_timeout : config.write_timeout;
+}
+
+UpstreamConnection& thread_connection(const Config& config) {
+    // cpp-httplib serves each connection on one thread, so a connection per thread gives every
+    // client connection its own warm connection to the upstream, with no locking.
+    thread_local std::unique_ptr<UpstreamConnection> connection;
+    if (!connection)
+        connection = std::make_unique<UpstreamConnection>(
+            config.upstream.host, config.upstream.port, config.max_response_bytes,
+            std::chrono::duration_cast<std::chrono::milliseconds>(round_trip_limit(config)));
+    return *connection;
 }
 
 }  // namespace
@@ -45,45 +44,46 @@ HttpProxy::HttpProxy(const Config& config) : config_(config) {}
 
 void HttpProxy::forward(const httplib::Request& req, const std::string& body, httplib::Response& res) const {
     auto started = Clock::now();
-    httplib::Request upstream;
-    upstream.method = req.method;
-    upstream.path = config_.upstream.base_path + req.target;
+    std::string head;
+    head.reserve(256 + req.target.size());
+    head.append(req.method).append(" ").append(config_.upstream.base_path).append(req.target).append(" HTTP/1.1\r\n");
     for (const auto& [name, value] : req.headers) {
         if (is_synthetic_header(name) || is_hop_by_hop(name) || strcasecmp(name.c_str(), "Content-Length") == 0)
             continue;
-        upstream.headers.emplace(name, value);
+        head.append(name).append(": ").append(value).append("\r\n");
     }
-    upstream.body = body;
-    if (!body.empty() && !upstream.has_header("Content-Type"))
-        upstream.set_header("Content-Type", "application/octet-stream");
+    if (!req.has_header("Host")) head.append("Host: ").append(config_.upstream.host).append("\r\n");
+    if (!body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH")
+        head.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
+    head.append("\r\n");
 
-    auto result = thread_client(config_).send(upstream);
+    UpstreamResponse answer;
+    auto error = thread_connection(config_).round_trip(head, body, false, started + round_trip_limit(config_), answer);
     auto elapsed = Clock::now() - started;
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%f", std::chrono::duration<double>(elapsed).count());
     res.set_header("X-Duration-Seconds", seconds);
-    if (!result) {
-        auto limit = config_.exec_timeout.count() > 0 ? config_.exec_timeout : config_.write_timeout;
-        bool timed_out = result.error() == httplib::Error::Read && elapsed >= limit * 9 / 10;
-        thread_client(config_).stop();  // The connection's state is unknown: never reuse it.
-        if (timed_out) {
+    switch (error) {
+        case UpstreamError::none:
+            break;
+        case UpstreamError::timeout:
             faas::log_line("Upstream timed out after " + std::string(seconds) + "s");
             res.status = 504;
             res.set_content("Function timed out.\n", "text/plain");
-        } else {
-            faas::log_line("Upstream request failed: " + httplib::to_string(result.error()));
+            return;
+        default:
+            faas::log_line(std::string("Upstream request failed: ") + to_string(error));
             res.status = 502;
-            res.set_content("Cannot reach the function's upstream: " + httplib::to_string(result.error()) + "\n",
+            res.set_content(std::string("Bad response from the function's upstream: ") + to_string(error) + "\n",
                             "text/plain");
-        }
-        return;
+            return;
     }
-    res.status = result->status;
-    for (const auto& [name, value] : result->headers) {
+    res.status = answer.status;
+    for (auto& [name, value] : answer.headers) {
         if (is_hop_by_hop(name) || strcasecmp(name.c_str(), "Content-Length") == 0) continue;
-        res.headers.emplace(name, value);
+        res.headers.emplace(std::move(name), std::move(value));
     }
-    res.body = std::move(result->body);
+    res.body = std::move(answer.body);
 }
 
 }  // namespace faas::watchdog

@@ -61,8 +61,10 @@ start_watchdog() { # mode port [extra env...]
   wait_http "http://127.0.0.1:$port/_/health"
 }
 
-ROWS=()
-row() { ROWS+=("$(printf '%-34s %5s %10s %9s %9s %10s' "$@")"); }
+# Rows go to a file: measure runs in a subshell (process substitution).
+ROWS_FILE="$WORK/rows"
+: > "$ROWS_FILE"
+row() { printf '%-34s %5s %10s %9s %9s %10s\n' "$@" >> "$ROWS_FILE"; }
 
 measure() { # label conns url pid-for-cpu
   local label=$1 conns=$2 url=$3 pid=${4:-}
@@ -114,7 +116,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a /
 echo
 echo "fwatchdog benchmark: $(nproc) cores, ${SECS}s per run, POST 'hello world', wrk --latency"
 printf '%-34s %5s %10s %9s %9s %10s\n' "target" "conc" "req/s" "p50 us" "p99 us" "cpu us/req"
-printf '%s\n' "${ROWS[@]}"
+cat "$ROWS_FILE"
 echo
 echo "serializing c=8 vs spawn floor:        $(ratio "${RPS[serializing-8]}" "$FLOOR") (target >= 90%)"
 echo "http c=8 vs nginx proxy:               $(ratio "${RPS[http-8]}" "${RPS[nginx-8]}") (target >= 60%)"
