@@ -99,6 +99,12 @@ Config read_config(const Env& env, const std::string& self_path) {
         if (config.state_dir.empty()) throw ConfigError("state_dir", "must not be empty");
         config.watchdog_path = resolve_watchdog(env, self_path);
     }
+    if (config.provider == ProviderKind::kSwarm) {
+        config.docker_socket = get_string(env, "docker_socket", config.docker_socket);
+        if (config.docker_socket.empty()) throw ConfigError("docker_socket", "must not be empty");
+        config.functions_network = get_string(env, "functions_network", "");
+        config.docker_timeout = positive_duration(env, "docker_timeout", config.docker_timeout);
+    }
     return config;
 }
 

@@ -32,6 +32,10 @@ struct Config {
     std::string state_dir = "/var/lib/faas";
     std::string watchdog_path;  ///< Resolved to an executable file at start-up.
     int max_replicas = 64;      ///< Per function: a scale request above it is refused.
+    // Swarm provider.
+    std::string docker_socket = "/var/run/docker.sock";
+    std::string functions_network;  ///< Empty: the first network labelled openfaas=true.
+    std::chrono::nanoseconds docker_timeout = std::chrono::seconds(5);
 };
 
 /// Reads and validates every setting. `self_path` is the gateway binary (for the default

@@ -12,6 +12,7 @@
 #include "env.h"
 #include "log.h"
 #include "provider/local_provider.h"
+#include "provider/swarm_provider.h"
 #include "server.h"
 #include "settings.h"
 
@@ -43,8 +44,6 @@ int main() {
     try {
         config = read_config(env, self_path());
         if (config.basic_auth) auth = BasicAuth::from_files(config.secret_mount_path);
-        if (config.provider == ProviderKind::kSwarm)
-            throw faas::ConfigError("provider", "the swarm provider is not part of this build yet");
     } catch (const faas::ConfigError& e) {
         faas::log_line(std::string("Invalid configuration: ") + e.what());
         return faas::kConfigErrorExitCode;
@@ -59,13 +58,24 @@ int main() {
 
     std::unique_ptr<FunctionProvider> provider;
     try {
-        LocalProviderOptions options;
-        options.state_dir = config.state_dir;
-        options.watchdog_path = config.watchdog_path;
-        options.function_namespace = config.function_namespace;
-        options.max_replicas = config.max_replicas;
-        options.base_env = inherited_env(env);
-        provider = std::make_unique<LocalProvider>(std::move(options));
+        if (config.provider == ProviderKind::kSwarm) {
+            SwarmProviderOptions options;
+            options.docker.socket_path = config.docker_socket;
+            options.docker.timeout =
+                std::chrono::duration_cast<std::chrono::milliseconds>(config.docker_timeout);
+            options.network = config.functions_network;
+            options.function_namespace = config.function_namespace;
+            options.max_replicas = config.max_replicas;
+            provider = std::make_unique<SwarmProvider>(std::move(options));
+        } else {
+            LocalProviderOptions options;
+            options.state_dir = config.state_dir;
+            options.watchdog_path = config.watchdog_path;
+            options.function_namespace = config.function_namespace;
+            options.max_replicas = config.max_replicas;
+            options.base_env = inherited_env(env);
+            provider = std::make_unique<LocalProvider>(std::move(options));
+        }
     } catch (const ProviderUnavailable& e) {
         faas::log_line(std::string("Invalid configuration: ") + e.what());
         return faas::kConfigErrorExitCode;
@@ -78,8 +88,14 @@ int main() {
         provider->shutdown();
         return 1;
     }
-    faas::log_line("Provider: faas-local, state in " + config.state_dir + ", watchdog " +
-                   config.watchdog_path);
+    if (config.provider == ProviderKind::kSwarm)
+        faas::log_line("Provider: faas-swarm, Docker engine at " + config.docker_socket +
+                       ", functions network " +
+                       (config.functions_network.empty() ? std::string("labelled openfaas=true")
+                                                         : config.functions_network));
+    else
+        faas::log_line("Provider: faas-local, state in " + config.state_dir + ", watchdog " +
+                       config.watchdog_path);
     faas::log_line("Listening on port: " + std::to_string(port));
 
     std::thread signals([&] {
