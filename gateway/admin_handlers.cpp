@@ -144,11 +144,13 @@ void AdminHandlers::logs(const httplib::Request& req, httplib::Response& res) {
     if (query.name.empty()) throw BadRequest("'name' is required");
     query.name = function_in_path(query.name);
     auto ns = req.get_param_value("namespace");
-    if (!ns.empty() && ns != served_namespace_) throw NotFound("namespace not served by this gateway");
+    if (!ns.empty() && ns != served_namespace_)
+        throw NotFound("namespace not served by this gateway");
     if (req.has_param("instance")) query.instance = req.get_param_value("instance");
     if (auto tail = req.get_param_value("tail"); !tail.empty()) {
         auto value = parse_int(tail);
-        if (!value || *value < -1 || *value > 1'000'000) throw BadRequest("'tail' must be a number");
+        if (!value || *value < -1 || *value > 1'000'000)
+            throw BadRequest("'tail' must be a number");
         query.tail = static_cast<int>(*value);
     }
     if (auto since = req.get_param_value("since"); !since.empty()) {
@@ -211,9 +213,9 @@ void AdminHandlers::alert(const std::string& body, httplib::Response& res) {
             int target = scaled_replicas(record->replicas, item.firing, bounds);
             if (target != record->replicas) {
                 provider_.scale(name, target);
-                log_line("Alert " + std::string(item.firing ? "firing" : "resolved") +
-                         ": scaled " + name + " from " + std::to_string(record->replicas) +
-                         " to " + std::to_string(target));
+                log_line("Alert " + std::string(item.firing ? "firing" : "resolved") + ": scaled " +
+                         name + " from " + std::to_string(record->replicas) + " to " +
+                         std::to_string(target));
             }
         } catch (const std::exception& e) {
             errors.push_back(name + ": " + e.what());
@@ -256,7 +258,8 @@ void AdminHandlers::delete_secret(const std::string& body, httplib::Response& re
 void AdminHandlers::metrics(httplib::Response& res) {
     std::map<std::string, int> replicas;
     try {
-        for (const auto& record : provider_.list()) replicas[record.deployment.service] = record.replicas;
+        for (const auto& record : provider_.list())
+            replicas[record.deployment.service] = record.replicas;
         metrics_.set_service_counts(replicas);
     } catch (const std::exception& e) {
         // The rest of the metrics are still worth serving while the provider is down.

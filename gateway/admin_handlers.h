@@ -3,11 +3,11 @@
 // server's single handler boundary, which turns them into status codes.
 #pragma once
 
+#include <httplib.h>
+
 #include <atomic>
 #include <chrono>
 #include <string>
-
-#include <httplib.h>
 
 #include "load_balancer.h"
 #include "metrics.h"
@@ -16,7 +16,7 @@
 namespace faas::gateway {
 
 class AdminHandlers {
-public:
+  public:
     AdminHandlers(FunctionProvider& provider, Metrics& metrics, LoadBalancer& balancer,
                   std::string served_namespace, std::chrono::nanoseconds max_follow,
                   const std::atomic<bool>& draining);
@@ -38,7 +38,7 @@ public:
     /// Refreshes gateway_service_count from the provider and renders every metric.
     void metrics(httplib::Response& res);
 
-private:
+  private:
     /// The function a path segment names ("fn" or "fn.ns"); throws BadRequest / NotFound.
     std::string function_in_path(const std::string& segment) const;
 

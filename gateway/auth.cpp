@@ -61,7 +61,8 @@ bool BasicAuth::allows(std::string_view authorization) const {
     if (colon == std::string::npos) return false;
     // Both halves are always compared, so a wrong user costs the same as a wrong password.
     bool user_ok = constant_time_equals(std::string_view(*decoded).substr(0, colon), user_);
-    bool password_ok = constant_time_equals(std::string_view(*decoded).substr(colon + 1), password_);
+    bool password_ok =
+        constant_time_equals(std::string_view(*decoded).substr(colon + 1), password_);
     return user_ok & password_ok;
 }
 

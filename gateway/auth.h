@@ -8,7 +8,7 @@
 namespace faas::gateway {
 
 class BasicAuth {
-public:
+  public:
     BasicAuth(std::string user, std::string password);
     /// Reads `basic-auth-user` and `basic-auth-password` from `secret_mount_path` (trailing
     /// newlines trimmed). Throws faas::ConfigError when a file is missing or empty.
@@ -19,7 +19,7 @@ public:
 
     const std::string& user() const { return user_; }
 
-private:
+  private:
     std::string user_;
     std::string password_;
 };

@@ -23,7 +23,8 @@ bool is_executable_file(const fs::path& path) {
 std::string resolve_watchdog(const Env& env, const std::string& self_path) {
     if (auto explicit_path = env.get("watchdog_path"); explicit_path && !explicit_path->empty()) {
         if (!is_executable_file(*explicit_path))
-            throw ConfigError("watchdog_path", "'" + *explicit_path + "' is not an executable file");
+            throw ConfigError("watchdog_path",
+                              "'" + *explicit_path + "' is not an executable file");
         return fs::absolute(*explicit_path).string();
     }
     if (!self_path.empty()) {

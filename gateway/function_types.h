@@ -4,18 +4,17 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 namespace faas::gateway {
 
 /// A request body the API cannot accept: 400 with this message.
 class BadRequest : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 

@@ -106,7 +106,8 @@ void InvokeHandler::invoke(const httplib::Request& req, httplib::Response& res,
     if (call_id.empty()) call_id = new_uuid();
 
     auto finish = [&](int code) {
-        double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         metrics_.invocation_finished(function, code, seconds);
         char duration[32];
         std::snprintf(duration, sizeof duration, "%.6f", seconds);
@@ -149,9 +150,11 @@ void InvokeHandler::invoke(const httplib::Request& req, httplib::Response& res,
         request.headers.emplace_back(name, value);
     }
     if (!req.remote_addr.empty())
-        forwarded_for = forwarded_for.empty() ? req.remote_addr : forwarded_for + ", " + req.remote_addr;
+        forwarded_for =
+            forwarded_for.empty() ? req.remote_addr : forwarded_for + ", " + req.remote_addr;
     if (!forwarded_for.empty()) request.headers.emplace_back("X-Forwarded-For", forwarded_for);
-    if (req.has_header("Host")) request.headers.emplace_back("X-Forwarded-Host", req.get_header_value("Host"));
+    if (req.has_header("Host"))
+        request.headers.emplace_back("X-Forwarded-Host", req.get_header_value("Host"));
     request.headers.emplace_back("X-Call-Id", call_id);
 
     ProxyResult result;
@@ -165,7 +168,8 @@ void InvokeHandler::invoke(const httplib::Request& req, httplib::Response& res,
     }
 
     switch (result.outcome) {
-        case ProxyOutcome::kOk: break;
+        case ProxyOutcome::kOk:
+            break;
         case ProxyOutcome::kRefused:
             plain(res, 502, "Can't reach service for: " + function + ".");
             finish(502);

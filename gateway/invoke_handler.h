@@ -3,9 +3,9 @@
 // gateway's call headers. Metrics are recorded only for functions that exist.
 #pragma once
 
-#include <string>
-
 #include <httplib.h>
+
+#include <string>
 
 #include "load_balancer.h"
 #include "metrics.h"
@@ -16,7 +16,7 @@
 namespace faas::gateway {
 
 class InvokeHandler {
-public:
+  public:
     InvokeHandler(FunctionProvider& provider, Proxy& proxy, LoadBalancer& balancer,
                   Metrics& metrics, std::string served_namespace);
 
@@ -26,7 +26,7 @@ public:
     /// POST / with X-Function, or an Alexa skill body.
     void handle_root(const httplib::Request& req, httplib::Response& res, const std::string& body);
 
-private:
+  private:
     void invoke(const httplib::Request& req, httplib::Response& res, const std::string& function,
                 const std::string& upstream_path, const std::string& body);
 

@@ -17,7 +17,7 @@
 namespace faas::gateway {
 
 class LoadBalancer {
-public:
+  public:
     explicit LoadBalancer(BalancingPolicy policy) : policy_(policy) {}
 
     /// Indexes into `endpoints`: the choice first, then every other one once.
@@ -26,13 +26,13 @@ public:
 
     /// Counts a call in flight to `endpoint` for as long as it lives.
     class InflightGuard {
-    public:
+      public:
         InflightGuard(LoadBalancer& balancer, std::string key);
         ~InflightGuard();
         InflightGuard(const InflightGuard&) = delete;
         InflightGuard& operator=(const InflightGuard&) = delete;
 
-    private:
+      private:
         LoadBalancer& balancer_;
         std::string key_;
     };
@@ -44,7 +44,7 @@ public:
     /// Drops the round-robin position of a removed function.
     void forget(const std::string& function);
 
-private:
+  private:
     static std::string key_of(const Endpoint& endpoint);
     std::uint64_t next_turn(const std::string& function);
 

@@ -8,8 +8,8 @@ namespace {
 
 const prometheus::Histogram::BucketBoundaries& latency_buckets() {
     // Prometheus's default buckets, as the OpenFaaS gateway uses.
-    static const prometheus::Histogram::BucketBoundaries buckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                                 0.5,   1,    2.5,   5,    10};
+    static const prometheus::Histogram::BucketBoundaries buckets{
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
     return buckets;
 }
 
@@ -157,8 +157,9 @@ void Metrics::http_request(std::string_view method, std::string_view route, int 
         prometheus::Labels labels{{"method", std::string(verb)},
                                   {"path", std::string(route)},
                                   {"status", std::to_string(status)}};
-        it = http_.emplace(key, HttpSeries{&http_total_.Add(labels),
-                                           &http_seconds_.Add(labels, latency_buckets())})
+        it = http_
+                 .emplace(key, HttpSeries{&http_total_.Add(labels),
+                                          &http_seconds_.Add(labels, latency_buckets())})
                  .first;
     }
     it->second.total->Increment();

@@ -2,6 +2,12 @@
 // provider knows: a flood of random names cannot add a series.
 #pragma once
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
 #include <map>
 #include <memory>
 #include <mutex>
@@ -10,16 +16,10 @@
 #include <string_view>
 #include <vector>
 
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
-
 namespace faas::gateway {
 
 class Metrics {
-public:
+  public:
     Metrics();
 
     /// gateway_function_invocation_started{function_name}. Call only for known functions.
@@ -40,7 +40,7 @@ public:
     /// Prometheus text format of everything.
     std::string serialize() const;
 
-private:
+  private:
     struct CodeSeries {
         prometheus::Counter* total;
         prometheus::Histogram* seconds;

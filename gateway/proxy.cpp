@@ -61,7 +61,8 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
     if (colon == std::string_view::npos || colon == 0) return bytes;
     std::string_view name = line.substr(0, colon);
     std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+        value.remove_prefix(1);
     transfer.result->headers.emplace_back(std::string(name), std::string(value));
     return bytes;
 }
@@ -78,9 +79,10 @@ void global_init_once() {
 }  // namespace
 
 bool is_hop_by_hop(std::string_view name) {
-    for (std::string_view hop : {"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
-                                 "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding",
-                                 "Upgrade", "Content-Length", "Host", "Expect"})
+    for (std::string_view hop :
+         {"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
+          "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length",
+          "Host", "Expect"})
         if (iequals(name, hop)) return true;
     return false;
 }
@@ -92,7 +94,9 @@ struct Proxy::Handle {
     std::unique_ptr<CURL, Deleter> curl;
 };
 
-Proxy::Proxy(ProxyOptions options) : options_(options) { global_init_once(); }
+Proxy::Proxy(ProxyOptions options) : options_(options) {
+    global_init_once();
+}
 
 Proxy::~Proxy() = default;
 
@@ -123,7 +127,8 @@ ProxyResult Proxy::forward(const Endpoint& endpoint, const ProxyRequest& request
     // Reset clears options but keeps the handle's live connections: the point of the pool.
     curl_easy_reset(curl);
 
-    std::string url = "http://" + endpoint.host + ":" + std::to_string(endpoint.port) + request.path;
+    std::string url =
+        "http://" + endpoint.host + ":" + std::to_string(endpoint.port) + request.path;
     Slist headers;
     bool has_accept = false;
     bool has_content_type = false;
@@ -145,10 +150,10 @@ ProxyResult Proxy::forward(const Endpoint& endpoint, const ProxyRequest& request
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-                     static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           options_.timeout)
-                                           .count()));
+    curl_easy_setopt(
+        curl, CURLOPT_TIMEOUT_MS,
+        static_cast<long>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(options_.timeout).count()));
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                            std::min(options_.connect_timeout, options_.timeout))

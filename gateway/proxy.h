@@ -18,7 +18,7 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 struct ProxyRequest {
     std::string method;
-    std::string path;  ///< Upstream path and query, as the client wrote them.
+    std::string path;    ///< Upstream path and query, as the client wrote them.
     HeaderList headers;  ///< Already free of hop-by-hop headers.
     const std::string* body = nullptr;
 };
@@ -48,7 +48,7 @@ struct ProxyOptions {
 };
 
 class Proxy {
-public:
+  public:
     explicit Proxy(ProxyOptions options);
     ~Proxy();
     Proxy(const Proxy&) = delete;
@@ -56,7 +56,7 @@ public:
 
     ProxyResult forward(const Endpoint& endpoint, const ProxyRequest& request);
 
-private:
+  private:
     struct Handle;
     std::unique_ptr<Handle> acquire();
     void release(std::unique_ptr<Handle> handle);

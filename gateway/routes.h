@@ -23,9 +23,9 @@ struct FunctionRef {
 };
 
 enum class RouteError {
-    kInvalidName,       ///< 400: the name (or namespace) is not a DNS label.
-    kNoName,            ///< 400: nothing names a function.
-    kOtherNamespace,    ///< 404: a valid namespace this gateway does not serve.
+    kInvalidName,     ///< 400: the name (or namespace) is not a DNS label.
+    kNoName,          ///< 400: nothing names a function.
+    kOtherNamespace,  ///< 404: a valid namespace this gateway does not serve.
 };
 
 struct ParsedName {

@@ -31,10 +31,12 @@ GatewayServer::GatewayServer(const Config& config, FunctionProvider& provider,
     : config_(config),
       provider_(provider),
       auth_(std::move(auth)),
-      proxy_(ProxyOptions{config.upstream_timeout, std::chrono::seconds(2), config.max_response_bytes}),
+      proxy_(ProxyOptions{config.upstream_timeout, std::chrono::seconds(2),
+                          config.max_response_bytes}),
       balancer_(config.balancing),
       invoke_(provider, proxy_, balancer_, metrics_, config.function_namespace),
-      admin_(provider, metrics_, balancer_, config.function_namespace, config.write_timeout, draining_) {
+      admin_(provider, metrics_, balancer_, config.function_namespace, config.write_timeout,
+             draining_) {
     ServerTuning tuning;
     tuning.threads = static_cast<std::size_t>(config_.threads);
     tune_server(server_, tuning);
@@ -149,20 +151,24 @@ void GatewayServer::register_routes() {
 
     // The hot path first: cpp-httplib tries patterns in registration order.
     const std::string function_pattern = "/function/.*";
-    auto invoke = [this](const httplib::Request& req, httplib::Response& res, const std::string& body) {
-        invoke_.handle_function_path(req, res, body);
-    };
-    for (const char* method : {"POST", "PUT", "PATCH", "DELETE"}) route_with_body(method, function_pattern, invoke);
-    server_.Get(function_pattern, [this, invoke](const httplib::Request& req, httplib::Response& res) {
-        guarded(res, [&] { invoke(req, res, req.body); });
-    });
-    server_.Options(function_pattern, [this, invoke](const httplib::Request& req, httplib::Response& res) {
-        guarded(res, [&] { invoke(req, res, req.body); });
-    });
-    route_with_body("POST", "/", [this](const httplib::Request& req, httplib::Response& res,
-                                        const std::string& body) { invoke_.handle_root(req, res, body); });
+    auto invoke = [this](const httplib::Request& req, httplib::Response& res,
+                         const std::string& body) { invoke_.handle_function_path(req, res, body); };
+    for (const char* method : {"POST", "PUT", "PATCH", "DELETE"})
+        route_with_body(method, function_pattern, invoke);
+    server_.Get(function_pattern,
+                [this, invoke](const httplib::Request& req, httplib::Response& res) {
+                    guarded(res, [&] { invoke(req, res, req.body); });
+                });
+    server_.Options(function_pattern,
+                    [this, invoke](const httplib::Request& req, httplib::Response& res) {
+                        guarded(res, [&] { invoke(req, res, req.body); });
+                    });
+    route_with_body("POST", "/",
+                    [this](const httplib::Request& req, httplib::Response& res,
+                           const std::string& body) { invoke_.handle_root(req, res, body); });
 
-    server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { plain(res, 200, "OK"); });
+    server_.Get("/healthz",
+                [](const httplib::Request&, httplib::Response& res) { plain(res, 200, "OK"); });
     server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
         guarded(res, [&] { admin_.metrics(res); });
     });
@@ -171,24 +177,21 @@ void GatewayServer::register_routes() {
         guarded(res, [&] { admin_.list_functions(req, res); });
     });
     route_with_body("POST", "/system/functions",
-                    [this](const httplib::Request&, httplib::Response& res, const std::string& body) {
-                        admin_.deploy(body, res);
-                    });
+                    [this](const httplib::Request&, httplib::Response& res,
+                           const std::string& body) { admin_.deploy(body, res); });
     route_with_body("PUT", "/system/functions",
-                    [this](const httplib::Request&, httplib::Response& res, const std::string& body) {
-                        admin_.update(body, res);
-                    });
+                    [this](const httplib::Request&, httplib::Response& res,
+                           const std::string& body) { admin_.update(body, res); });
     route_with_body("DELETE", "/system/functions",
-                    [this](const httplib::Request&, httplib::Response& res, const std::string& body) {
-                        admin_.remove(body, res);
-                    });
-    server_.Get("/system/function/[^/]+", [this](const httplib::Request& req, httplib::Response& res) {
-        guarded(res, [&] { admin_.get_function(req, res); });
-    });
+                    [this](const httplib::Request&, httplib::Response& res,
+                           const std::string& body) { admin_.remove(body, res); });
+    server_.Get("/system/function/[^/]+",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                    guarded(res, [&] { admin_.get_function(req, res); });
+                });
     route_with_body("POST", "/system/scale-function/[^/]+",
-                    [this](const httplib::Request& req, httplib::Response& res, const std::string& body) {
-                        admin_.scale(req, body, res);
-                    });
+                    [this](const httplib::Request& req, httplib::Response& res,
+                           const std::string& body) { admin_.scale(req, body, res); });
     server_.Get("/system/info", [this](const httplib::Request&, httplib::Response& res) {
         guarded(res, [&] { admin_.info(res); });
     });
@@ -199,31 +202,29 @@ void GatewayServer::register_routes() {
         guarded(res, [&] { admin_.logs(req, res); });
     });
     route_with_body("POST", "/system/alert",
-                    [this](const httplib::Request&, httplib::Response& res, const std::string& body) {
-                        admin_.alert(body, res);
-                    });
+                    [this](const httplib::Request&, httplib::Response& res,
+                           const std::string& body) { admin_.alert(body, res); });
     server_.Get("/system/secrets", [this](const httplib::Request&, httplib::Response& res) {
         guarded(res, [&] { admin_.list_secrets(res); });
     });
     route_with_body("POST", "/system/secrets",
-                    [this](const httplib::Request&, httplib::Response& res, const std::string& body) {
-                        admin_.create_secret(body, res);
-                    });
+                    [this](const httplib::Request&, httplib::Response& res,
+                           const std::string& body) { admin_.create_secret(body, res); });
     route_with_body("PUT", "/system/secrets",
-                    [this](const httplib::Request&, httplib::Response& res, const std::string& body) {
-                        admin_.update_secret(body, res);
-                    });
+                    [this](const httplib::Request&, httplib::Response& res,
+                           const std::string& body) { admin_.update_secret(body, res); });
     route_with_body("DELETE", "/system/secrets",
-                    [this](const httplib::Request&, httplib::Response& res, const std::string& body) {
-                        admin_.delete_secret(body, res);
-                    });
+                    [this](const httplib::Request&, httplib::Response& res,
+                           const std::string& body) { admin_.delete_secret(body, res); });
 }
 
 int GatewayServer::bind(const std::string& host, int port) {
     return bind_server(server_, host, port, 1024);
 }
 
-void GatewayServer::listen() { server_.listen_after_bind(); }
+void GatewayServer::listen() {
+    server_.listen_after_bind();
+}
 
 void GatewayServer::drain_and_stop(std::chrono::nanoseconds grace) {
     draining_.store(true);

@@ -3,13 +3,13 @@
 // finish.
 #pragma once
 
+#include <httplib.h>
+
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <httplib.h>
 
 #include "admin_handlers.h"
 #include "auth.h"
@@ -23,7 +23,7 @@
 namespace faas::gateway {
 
 class GatewayServer {
-public:
+  public:
     GatewayServer(const Config& config, FunctionProvider& provider, std::optional<BasicAuth> auth);
 
     /// Binds host:port (0 = any free port); returns the port or -1.
@@ -35,7 +35,7 @@ public:
 
     Metrics& metrics() { return metrics_; }
 
-private:
+  private:
     void register_routes();
     /// The one handler boundary: counts the request in flight and maps typed failures.
     template <typename Fn>

@@ -16,22 +16,22 @@ namespace faas::gateway {
 
 /// The function (or secret) does not exist: 404.
 class NotFound : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 /// It exists already: 409.
 class AlreadyExists : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 /// The request is valid JSON but this provider cannot carry it out as asked: 400.
 class Unsupported : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 /// The backing system (Docker, the file system) failed: 502/500 and a message.
 class ProviderUnavailable : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -64,7 +64,7 @@ struct LogQuery {
 
 /// A pull-based stream of log lines, so a handler can write each batch and check its client.
 class LogStream {
-public:
+  public:
     virtual ~LogStream() = default;
     /// The next lines, waiting up to `wait` for some when following. Empty: nothing new yet.
     /// nullopt: the stream has ended (not following and all lines delivered, or shut down).
@@ -77,7 +77,7 @@ struct ProviderInfo {
 };
 
 class FunctionProvider {
-public:
+  public:
     virtual ~FunctionProvider() = default;
 
     virtual ProviderInfo info() const = 0;

@@ -1,9 +1,8 @@
 // The local provider: fwatchdog child processes on loopback, supervised.
 #include "provider/local_provider.h"
 
-#include <sys/stat.h>
-
 #include <httplib.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -107,16 +106,20 @@ LocalProvider::LocalProvider(LocalProviderOptions options) : options_(std::move(
         fs::create_directories(run_dir_, ec);
     }
     if (ec)
-        throw ProviderUnavailable("state_dir " + options_.state_dir + " is not usable: " +
-                                  ec.message());
+        throw ProviderUnavailable("state_dir " + options_.state_dir +
+                                  " is not usable: " + ec.message());
     ::chmod(secrets_dir_.c_str(), 0700);
     restore();
     supervisor_ = std::thread([this] { supervise(); });
 }
 
-LocalProvider::~LocalProvider() { shutdown(); }
+LocalProvider::~LocalProvider() {
+    shutdown();
+}
 
-ProviderInfo LocalProvider::info() const { return ProviderInfo{"faas-local", "local"}; }
+ProviderInfo LocalProvider::info() const {
+    return ProviderInfo{"faas-local", "local"};
+}
 
 void LocalProvider::restore() {
     std::error_code ec;
@@ -131,7 +134,8 @@ void LocalProvider::restore() {
                 deployment_from_json(state.at("deployment"), options_.function_namespace);
             if (function->deployment.service != entry.path().stem().string())
                 throw BadRequest("file name does not match the service");
-            function->replicas = std::clamp(state.at("replicas").get<int>(), 0, options_.max_replicas);
+            function->replicas =
+                std::clamp(state.at("replicas").get<int>(), 0, options_.max_replicas);
             function->created_at = state.at("createdAt").get<std::string>();
             function->logs = std::make_shared<LogBuffer>(function->deployment.service);
             log_line("Restored function " + function->deployment.service + " (" +
@@ -154,7 +158,8 @@ void LocalProvider::persist(const Function& function) const {
 void LocalProvider::check_deployable(const FunctionDeployment& deployment) const {
     if (fprocess_of(deployment).empty())
         throw BadRequest(
-            "the local provider runs envProcess: set 'envProcess' to the command each replica runs");
+            "the local provider runs envProcess: set 'envProcess' to the command each replica "
+            "runs");
     std::lock_guard lock(secrets_mutex_);
     for (const auto& secret : deployment.secrets)
         if (!fs::exists(fs::path(secrets_dir_) / secret))
@@ -261,7 +266,8 @@ void LocalProvider::remove(const std::string& name) {
         if (it == functions_.end()) throw NotFound("function " + name + " not found");
         std::error_code ec;
         fs::remove(fs::path(functions_dir_) / (name + ".json"), ec);
-        if (ec) throw ProviderUnavailable("cannot remove the state of " + name + ": " + ec.message());
+        if (ec)
+            throw ProviderUnavailable("cannot remove the state of " + name + ": " + ec.message());
         // The replicas drain in the background; the function is gone for the API at once.
         auto now = Clock::now();
         for (auto& replica : it->second->members) {
@@ -389,8 +395,8 @@ void LocalProvider::start_replica_locked(Function& function, Replica& replica) {
     } catch (const std::exception& e) {
         log_line("Cannot start replica " + replica.id + ": " + e.what());
         replica.process.reset();
-        auto backoff = std::min<Clock::duration>(options_.min_backoff * (1 << std::min(replica.restarts, 16)),
-                                                 options_.max_backoff);
+        auto backoff = std::min<Clock::duration>(
+            options_.min_backoff * (1 << std::min(replica.restarts, 16)), options_.max_backoff);
         ++replica.restarts;
         replica.restart_at = Clock::now() + backoff;
     }
@@ -400,7 +406,8 @@ void LocalProvider::refresh_endpoints_locked(Function& function) {
     std::vector<Endpoint> endpoints;
     for (const auto& replica : function.members)
         if (replica->ready && !replica->stopping && replica->process)
-            if (auto port = replica->process->port()) endpoints.push_back(Endpoint{"127.0.0.1", *port});
+            if (auto port = replica->process->port())
+                endpoints.push_back(Endpoint{"127.0.0.1", *port});
     function.endpoints = std::move(endpoints);
 }
 
@@ -411,7 +418,8 @@ void LocalProvider::reconcile_locked(Function& function, Clock::time_point now) 
         replica->kill_at = now + options_.stop_grace;
         if (replica->process) replica->process->terminate();
         retiring_.push_back(replica);
-        function.members.erase(std::find(function.members.begin(), function.members.end(), replica));
+        function.members.erase(
+            std::find(function.members.begin(), function.members.end(), replica));
     };
 
     // Crashes, restarts, replicas that never became healthy.
@@ -421,16 +429,19 @@ void LocalProvider::reconcile_locked(Function& function, Clock::time_point now) 
             replica->process.reset();
             replica->ready = false;
             auto backoff = std::min<Clock::duration>(
-                options_.min_backoff * (1 << std::min(replica->restarts, 16)), options_.max_backoff);
+                options_.min_backoff * (1 << std::min(replica->restarts, 16)),
+                options_.max_backoff);
             ++replica->restarts;
             replica->restart_at = now + backoff;
             log_line("Replica " + replica->id + " exited with code " + std::to_string(code) +
                      "; restarting in " +
-                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count()) +
+                     std::to_string(
+                         std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count()) +
                      "ms");
             continue;
         }
-        if (replica->process && !replica->ever_ready && now - replica->started_at > options_.ready_timeout) {
+        if (replica->process && !replica->ever_ready &&
+            now - replica->started_at > options_.ready_timeout) {
             log_line("Replica " + replica->id + " did not become healthy in time; killing it");
             replica->process->kill_group();  // reaped and restarted on the next pass
             continue;
@@ -538,7 +549,8 @@ void LocalProvider::supervise() {
                 auto& replica = **it;
                 bool exited = !replica.process || !replica.process->running();
                 if (exited || now >= replica.kill_at) {
-                    if (!exited) log_line("Replica " + replica.id + " did not drain in time; killing it");
+                    if (!exited)
+                        log_line("Replica " + replica.id + " did not drain in time; killing it");
                     finished.push_back(*it);
                     it = retiring_.erase(it);
                 } else {

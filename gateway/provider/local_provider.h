@@ -35,7 +35,7 @@ struct LocalProviderOptions {
 };
 
 class LocalProvider final : public FunctionProvider {
-public:
+  public:
     /// Creates the state directory, restores persisted deployments and starts the supervisor.
     /// Throws ProviderUnavailable when the state directory cannot be used.
     explicit LocalProvider(LocalProviderOptions options);
@@ -56,7 +56,7 @@ public:
     void remove_secret(const std::string& name) override;
     void shutdown() override;
 
-private:
+  private:
     struct Replica;
     struct Function;
 

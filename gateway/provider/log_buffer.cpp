@@ -69,7 +69,7 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
 }
 
 class LogBuffer::Stream final : public LogStream {
-public:
+  public:
     Stream(std::shared_ptr<LogBuffer> buffer, LogQuery query, std::uint64_t cursor)
         : buffer_(std::move(buffer)), query_(std::move(query)), cursor_(cursor) {}
 
@@ -84,7 +84,7 @@ public:
         return collected;
     }
 
-private:
+  private:
     // Caller holds the buffer's mutex.
     std::vector<LogEntry> collect() {
         std::vector<LogEntry> out;
@@ -111,8 +111,9 @@ void LogBuffer::append(const std::string& instance, std::string text) {
     auto now = std::chrono::system_clock::now();
     {
         std::lock_guard lock(mutex_);
-        lines_.push_back(Line{next_sequence_++, now,
-                              LogEntry{function_name_, instance, rfc3339_nano(now), std::move(text)}});
+        lines_.push_back(
+            Line{next_sequence_++, now,
+                 LogEntry{function_name_, instance, rfc3339_nano(now), std::move(text)}});
         while (lines_.size() > max_lines_) lines_.pop_front();
     }
     changed_.notify_all();

@@ -14,7 +14,7 @@
 namespace faas::gateway {
 
 class LogBuffer : public std::enable_shared_from_this<LogBuffer> {
-public:
+  public:
     explicit LogBuffer(std::string function_name, std::size_t max_lines = 2000);
 
     void append(const std::string& instance, std::string text);
@@ -23,7 +23,7 @@ public:
     /// A stream over this buffer honouring tail/since/instance/follow.
     std::unique_ptr<LogStream> stream(const LogQuery& query);
 
-private:
+  private:
     struct Line {
         std::uint64_t sequence;
         std::chrono::system_clock::time_point time;

@@ -36,7 +36,7 @@ namespace {
 
 // Closes an fd on scope exit unless released.
 class FdGuard {
-public:
+  public:
     explicit FdGuard(int fd) : fd_(fd) {}
     ~FdGuard() {
         if (fd_ >= 0) ::close(fd_);
@@ -50,7 +50,7 @@ public:
         return fd;
     }
 
-private:
+  private:
     int fd_;
 };
 
@@ -110,9 +110,9 @@ ReplicaProcess::ReplicaProcess(const std::string& executable,
         ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     };
     std::error_code ec;
-    child_ = std::make_unique<ChildHolder>(ChildHolder{bp::child(
-        bp::exe = executable, bp::std_in < bp::null, bp::extend::on_setup = use_env,
-        bp::extend::on_exec_setup = setup, ec)});
+    child_ = std::make_unique<ChildHolder>(ChildHolder{
+        bp::child(bp::exe = executable, bp::std_in < bp::null, bp::extend::on_setup = use_env,
+                  bp::extend::on_exec_setup = setup, ec)});
     if (ec || !child_->child.valid())
         throw std::runtime_error("cannot start " + executable + ": " + ec.message());
     pid_ = child_->child.id();

@@ -16,7 +16,7 @@
 namespace faas::gateway {
 
 class ReplicaProcess {
-public:
+  public:
     using LineSink = std::function<void(std::string line)>;
 
     /// Starts `executable` with exactly `env`. Each output line goes to `on_line` (from a
@@ -41,7 +41,7 @@ public:
     /// SIGKILL to the whole process group (the watchdog and any fprocess it forked).
     void kill_group() const;
 
-private:
+  private:
     struct ChildHolder;
     struct Output;  // shared with the detached reader thread
     static void read_lines(int fd, Output& output);

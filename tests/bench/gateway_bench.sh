@@ -36,6 +36,7 @@ pids=""
 cleanup() {
   for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in $pids; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "${BENCH_KEEP_LOGS:-}" ]; then mkdir -p "$BENCH_KEEP_LOGS"; cp "$work"/*.log "$BENCH_KEEP_LOGS"/ 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
@@ -148,6 +149,9 @@ run() { # url concurrency -> "rps p50 p99 errors requests"
 }
 
 printf '%-10s %-8s %5s %10s %9s %9s %7s\n' upstream path conc req/s p50_us p99_us errors
+alive() { # pid name: a dead upstream would make its rows meaningless
+  kill -0 "$1" 2>/dev/null || { echo "$2 (pid $1) is no longer running" >&2; }
+}
 row() { # upstream path url
   up=$1; path=$2; url=$3
   for c in $concurrencies; do

@@ -18,7 +18,7 @@ namespace {
 using namespace faas::gateway;
 
 class StaticProvider final : public FunctionProvider {
-public:
+  public:
     StaticProvider(std::string name, std::vector<Endpoint> endpoints)
         : name_(std::move(name)), endpoints_(std::move(endpoints)) {}
     ProviderInfo info() const override { return {"static-bench", "none"}; }
@@ -40,14 +40,20 @@ public:
         if (name != name_) return {};
         return Resolution{true, endpoints_};
     }
-    std::unique_ptr<LogStream> logs(const LogQuery&) override { throw Unsupported("static provider"); }
+    std::unique_ptr<LogStream> logs(const LogQuery&) override {
+        throw Unsupported("static provider");
+    }
     std::vector<std::string> list_secrets() override { return {}; }
-    void create_secret(const std::string&, const std::string&) override { throw Unsupported("static"); }
-    void update_secret(const std::string&, const std::string&) override { throw Unsupported("static"); }
+    void create_secret(const std::string&, const std::string&) override {
+        throw Unsupported("static");
+    }
+    void update_secret(const std::string&, const std::string&) override {
+        throw Unsupported("static");
+    }
     void remove_secret(const std::string&) override { throw Unsupported("static"); }
     void shutdown() override {}
 
-private:
+  private:
     std::string name_;
     std::vector<Endpoint> endpoints_;
 };

@@ -35,10 +35,12 @@ TEST_CASE("bounds come from labels with defaults and clamping") {
     CHECK(custom.min == 2);
     CHECK(custom.max == 8);
     CHECK(custom.factor == 100);
-    auto garbage = scaling_bounds({{"com.openfaas.scale.min", "x"}, {"com.openfaas.scale.max", "-3"}});
+    auto garbage =
+        scaling_bounds({{"com.openfaas.scale.min", "x"}, {"com.openfaas.scale.max", "-3"}});
     CHECK(garbage.min == 1);
     CHECK(garbage.max == 20);
-    CHECK(scaling_bounds({{"com.openfaas.scale.min", "9"}, {"com.openfaas.scale.max", "3"}}).max == 9);
+    CHECK(scaling_bounds({{"com.openfaas.scale.min", "9"}, {"com.openfaas.scale.max", "3"}}).max ==
+          9);
 }
 
 TEST_CASE("Alertmanager webhook bodies") {

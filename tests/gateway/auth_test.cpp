@@ -17,7 +17,7 @@ TEST_CASE("only the exact credentials are allowed") {
     CHECK_FALSE(auth.allows(""));
     CHECK_FALSE(auth.allows("Basic "));
     CHECK_FALSE(auth.allows("Bearer YWRtaW46czNjcmV0"));
-    CHECK_FALSE(auth.allows("Basic YWRtaW46czNjcmV"));      // truncated
+    CHECK_FALSE(auth.allows("Basic YWRtaW46czNjcmV"));       // truncated
     CHECK_FALSE(auth.allows("Basic YWRtaW46czNjcmV0eA=="));  // admin:s3cretx
     CHECK_FALSE(auth.allows("Basic YWRtaW4="));              // no colon
     CHECK_FALSE(auth.allows("Basic OnMzY3JldA=="));          // :s3cret

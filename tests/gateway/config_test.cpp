@@ -1,9 +1,8 @@
 // Gateway settings from the environment.
 #include "config.h"
 
-#include <sys/stat.h>
-
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 
@@ -62,10 +61,15 @@ TEST_CASE("values are read and durations accept seconds or Go durations") {
 TEST_CASE("bad values name the variable") {
     faas::test::TempDir dir;
     auto watchdog = fake_watchdog(dir);
-    std::vector<std::pair<std::string, std::string>> bad = {
-        {"port", "70000"},          {"port", "http"},         {"read_timeout", "soon"},
-        {"upstream_timeout", "0"},  {"basic_auth", "yes"},    {"function_namespace", "Bad_NS"},
-        {"provider", "kubernetes"}, {"load_balancing", "random"}, {"max_request_bytes", "lots"}};
+    std::vector<std::pair<std::string, std::string>> bad = {{"port", "70000"},
+                                                            {"port", "http"},
+                                                            {"read_timeout", "soon"},
+                                                            {"upstream_timeout", "0"},
+                                                            {"basic_auth", "yes"},
+                                                            {"function_namespace", "Bad_NS"},
+                                                            {"provider", "kubernetes"},
+                                                            {"load_balancing", "random"},
+                                                            {"max_request_bytes", "lots"}};
     for (const auto& [name, value] : bad) {
         CAPTURE(name);
         faas::MapEnv env({{"watchdog_path", watchdog}, {name, value}});

@@ -40,8 +40,7 @@ TEST_CASE("deployments missing or malformed fields are 400s") {
           R"({"service":"Bad_Name","image":"x"})", R"({"service":"x","image":"x","envVars":[1]})",
           R"({"service":"x","image":"x","labels":{"a":1}})",
           R"({"service":"x","image":"x","secrets":["../etc"]})",
-          R"({"service":"x","image":"x","namespace":"other"})",
-          R"({"service":"x","image":42})"}) {
+          R"({"service":"x","image":"x","namespace":"other"})", R"({"service":"x","image":42})"}) {
         CAPTURE(bad);
         CHECK_THROWS_AS(parse_deployment(bad, "openfaas-fn"), BadRequest);
     }

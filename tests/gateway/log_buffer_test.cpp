@@ -24,7 +24,8 @@ TEST_CASE("tail, instance and the bound on kept lines") {
     auto buffer = std::make_shared<LogBuffer>("fn", 5);
     for (int i = 0; i < 8; ++i) buffer->append(i % 2 ? "r1" : "r0", "line " + std::to_string(i));
     auto all = buffer->stream(LogQuery{"fn", std::nullopt, -1, std::nullopt, false});
-    CHECK(drain(*all) == std::vector<std::string>{"line 3", "line 4", "line 5", "line 6", "line 7"});
+    CHECK(drain(*all) ==
+          std::vector<std::string>{"line 3", "line 4", "line 5", "line 6", "line 7"});
     auto tail = buffer->stream(LogQuery{"fn", std::nullopt, 2, std::nullopt, false});
     CHECK(drain(*tail) == std::vector<std::string>{"line 6", "line 7"});
     auto r1 = buffer->stream(LogQuery{"fn", std::string("r1"), 1, std::nullopt, false});

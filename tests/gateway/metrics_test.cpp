@@ -41,7 +41,8 @@ TEST_CASE("HTTP metrics label the route, not the raw path") {
     metrics.http_request("GET", "/function/{name}", 404, 0.001);
     metrics.http_request("BREW", "other", 400, 0.001);
     auto text = metrics.serialize();
-    CHECK(text.find(R"(http_requests_total{method="GET",path="/function/{name}",status="404"} 1)") !=
-          std::string::npos);
+    CHECK(
+        text.find(R"(http_requests_total{method="GET",path="/function/{name}",status="404"} 1)") !=
+        std::string::npos);
     CHECK(text.find(R"(method="other")") != std::string::npos);
 }

@@ -110,11 +110,13 @@ TEST_CASE("refused, timed out and oversized outcomes") {
     Upstream upstream;
     ProxyRequest slow{"GET", "/slow", {}, nullptr};
     auto started = std::chrono::steady_clock::now();
-    CHECK(proxy.forward(Endpoint{"127.0.0.1", upstream.port}, slow).outcome == ProxyOutcome::kTimeout);
+    CHECK(proxy.forward(Endpoint{"127.0.0.1", upstream.port}, slow).outcome ==
+          ProxyOutcome::kTimeout);
     CHECK(std::chrono::steady_clock::now() - started < 650ms);
 
     ProxyRequest big{"GET", "/big", {}, nullptr};
-    CHECK(proxy.forward(Endpoint{"127.0.0.1", upstream.port}, big).outcome == ProxyOutcome::kTooLarge);
+    CHECK(proxy.forward(Endpoint{"127.0.0.1", upstream.port}, big).outcome ==
+          ProxyOutcome::kTooLarge);
 }
 
 TEST_CASE("hop-by-hop headers") {

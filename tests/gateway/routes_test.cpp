@@ -49,9 +49,9 @@ TEST_CASE("function targets split into name, namespace and upstream path") {
 }
 
 TEST_CASE("bad names in targets: 400 class errors, other namespaces: 404 class") {
-    for (const char* bad : {"/function/", "/function/%2e%2e/x", "/function/..", "/function/a%2Fb",
-                            "/function/UPPER", "/function/a:80", "/function/a@b", "/function/a..b",
-                            "/function/a.", "/function/.ns"}) {
+    for (const char* bad :
+         {"/function/", "/function/%2e%2e/x", "/function/..", "/function/a%2Fb", "/function/UPPER",
+          "/function/a:80", "/function/a@b", "/function/a..b", "/function/a.", "/function/.ns"}) {
         CAPTURE(bad);
         auto route = parse_function_target(bad, "openfaas-fn");
         REQUIRE(route);

@@ -13,8 +13,12 @@ using nlohmann::json;
 TEST_CASE("deploy, list, get, update, scale and delete with OpenFaaS status codes") {
     GatewayFixture gateway;
     auto http = gateway.client();
-    json deployment = {{"service", "echo"},     {"image", "functions/echo:1"}, {"envProcess", "cat"},
-                       {"envVars", {{"a", "1"}}}, {"labels", {{"team", "x"}}}, {"constraints", json::array()},
+    json deployment = {{"service", "echo"},
+                       {"image", "functions/echo:1"},
+                       {"envProcess", "cat"},
+                       {"envVars", {{"a", "1"}}},
+                       {"labels", {{"team", "x"}}},
+                       {"constraints", json::array()},
                        {"limits", {{"memory", "64m"}}}};
     CHECK(gateway.deploy(deployment) == 202);
     CHECK(gateway.deploy(deployment) == 409);  // duplicate: nothing changed
@@ -36,28 +40,34 @@ TEST_CASE("deploy, list, get, update, scale and delete with OpenFaaS status code
     REQUIRE(functions.size() == 1);
     CHECK(functions[0]["name"] == "echo");
 
-    for (const char* bad : {"{", "[]", R"({"image":"x"})", R"({"service":"x"})", R"({"service":"Bad","image":"x","envProcess":"cat"})"}) {
+    for (const char* bad : {"{", "[]", R"({"image":"x"})", R"({"service":"x"})",
+                            R"({"service":"Bad","image":"x","envProcess":"cat"})"}) {
         CAPTURE(bad);
         auto res = http.Post("/system/functions", bad, "application/json");
         REQUIRE(res);
         CHECK(res->status == 400);
         CHECK_FALSE(res->body.empty());
     }
-    auto no_process = http.Post("/system/functions", R"({"service":"x","image":"x"})", "application/json");
+    auto no_process =
+        http.Post("/system/functions", R"({"service":"x","image":"x"})", "application/json");
     REQUIRE(no_process);
     CHECK(no_process->status == 400);
     CHECK(json::parse(http.Get("/system/functions")->body).size() == 1);
 
-    auto unknown_update = http.Put("/system/functions", R"({"service":"ghost","image":"x","envProcess":"cat"})", "application/json");
+    auto unknown_update =
+        http.Put("/system/functions", R"({"service":"ghost","image":"x","envProcess":"cat"})",
+                 "application/json");
     REQUIRE(unknown_update);
     CHECK(unknown_update->status == 404);
-    auto unknown_delete = http.Delete("/system/functions", R"({"functionName":"ghost"})", "application/json");
+    auto unknown_delete =
+        http.Delete("/system/functions", R"({"functionName":"ghost"})", "application/json");
     REQUIRE(unknown_delete);
     CHECK(unknown_delete->status == 404);
     auto unknown_get = http.Get("/system/function/ghost");
     REQUIRE(unknown_get);
     CHECK(unknown_get->status == 404);
-    auto unknown_scale = http.Post("/system/scale-function/ghost", R"({"replicas":1})", "application/json");
+    auto unknown_scale =
+        http.Post("/system/scale-function/ghost", R"({"replicas":1})", "application/json");
     REQUIRE(unknown_scale);
     CHECK(unknown_scale->status == 404);
 
@@ -68,12 +78,14 @@ TEST_CASE("deploy, list, get, update, scale and delete with OpenFaaS status code
     CHECK(update->status == 202);
     CHECK(gateway.status("echo")["image"] == "functions/echo:2");
 
-    auto scale = http.Post("/system/scale-function/echo", R"({"serviceName":"echo","replicas":2})", "application/json");
+    auto scale = http.Post("/system/scale-function/echo", R"({"serviceName":"echo","replicas":2})",
+                           "application/json");
     REQUIRE(scale);
     CHECK(scale->status == 202);
     CHECK(gateway.wait_available("echo", 2));
 
-    auto removed = http.Delete("/system/functions", R"({"functionName":"echo"})", "application/json");
+    auto removed =
+        http.Delete("/system/functions", R"({"functionName":"echo"})", "application/json");
     REQUIRE(removed);
     CHECK(removed->status == 202);
     CHECK(json::parse(http.Get("/system/functions")->body).empty());
@@ -101,7 +113,8 @@ TEST_CASE("basic auth guards /system/* with no side effect; functions stay open"
     TempDir secrets;
     std::ofstream(secrets.path() + "/basic-auth-user") << "admin\n";
     std::ofstream(secrets.path() + "/basic-auth-password") << "s3cret\n";
-    GatewayFixture gateway(GatewayEnv{{"basic_auth", "true"}, {"secret_mount_path", secrets.path()}});
+    GatewayFixture gateway(
+        GatewayEnv{{"basic_auth", "true"}, {"secret_mount_path", secrets.path()}});
     auto http = gateway.client();
     json deployment = {{"service", "echo"}, {"image", "x"}, {"envProcess", "cat"}};
 
@@ -111,7 +124,8 @@ TEST_CASE("basic auth guards /system/* with no side effect; functions stay open"
     CHECK(denied->get_header_value("WWW-Authenticate") == "Basic realm=\"Restricted\"");
     http.set_basic_auth("admin", "wrong");
     CHECK(http.Post("/system/functions", deployment.dump(), "application/json")->status == 401);
-    CHECK(http.Post("/system/secrets", R"({"name":"k","value":"v"})", "application/json")->status == 401);
+    CHECK(http.Post("/system/secrets", R"({"name":"k","value":"v"})", "application/json")->status ==
+          401);
     CHECK(http.Get("/system/functions")->status == 401);
     CHECK(http.Get("/system/info")->status == 401);
 
@@ -178,14 +192,18 @@ TEST_CASE("logs: newline-delimited JSON with tail, and follow streams new lines"
 TEST_CASE("alerts scale up by the factor and back to min on resolve") {
     GatewayFixture gateway;
     gateway.deploy_ready("echo", "cat", 1,
-                         {{"labels", {{"com.openfaas.scale.min", "1"}, {"com.openfaas.scale.max", "4"},
-                                      {"com.openfaas.scale.factor", "50"}}}});
+                         {{"labels",
+                           {{"com.openfaas.scale.min", "1"},
+                            {"com.openfaas.scale.max", "4"},
+                            {"com.openfaas.scale.factor", "50"}}}});
     auto http = gateway.client();
     auto alert = [&](const char* state) {
-        json body = {{"status", state}, {"receiver", "scale-up"},
+        json body = {{"status", state},
+                     {"receiver", "scale-up"},
                      {"alerts", json::array({{{"status", state},
-                                              {"labels", {{"alertname", "APIHighInvocationRate"},
-                                                          {"function_name", "echo"}}}}})}};
+                                              {"labels",
+                                               {{"alertname", "APIHighInvocationRate"},
+                                                {"function_name", "echo"}}}}})}};
         return http.Post("/system/alert", body.dump(), "application/json");
     };
     auto fired = alert("firing");
@@ -199,9 +217,9 @@ TEST_CASE("alerts scale up by the factor and back to min on resolve") {
     CHECK(gateway.status("echo")["replicas"] == 1);
     CHECK(gateway.wait_available("echo", 1));
     CHECK(http.Post("/system/alert", "nope", "application/json")->status == 400);
-    auto unknown = http.Post("/system/alert",
-                             R"({"alerts":[{"status":"firing","labels":{"function_name":"ghost"}}]})",
-                             "application/json");
+    auto unknown = http.Post(
+        "/system/alert", R"({"alerts":[{"status":"firing","labels":{"function_name":"ghost"}}]})",
+        "application/json");
     REQUIRE(unknown);
     CHECK(unknown->status == 500);
 }
@@ -211,22 +229,28 @@ TEST_CASE("secrets: CRUD, values never listed or logged, files handed to the fun
     auto reader = write_script(scripts, "read-secret.sh", "cat \"${secret_mount_path}api-key\"\n");
     GatewayFixture gateway;
     auto http = gateway.client();
-    CHECK(http.Post("/system/secrets", R"({"name":"api-key","value":"t0p-s3cret"})", "application/json")->status == 201);
-    CHECK(http.Post("/system/secrets", R"({"name":"api-key","value":"again"})", "application/json")->status == 409);
-    CHECK(http.Post("/system/secrets", R"({"name":"../x","value":"v"})", "application/json")->status == 400);
-    CHECK(http.Put("/system/secrets", R"({"name":"ghost","value":"v"})", "application/json")->status == 404);
+    CHECK(http.Post("/system/secrets", R"({"name":"api-key","value":"t0p-s3cret"})",
+                    "application/json")
+              ->status == 201);
+    CHECK(http.Post("/system/secrets", R"({"name":"api-key","value":"again"})", "application/json")
+              ->status == 409);
+    CHECK(http.Post("/system/secrets", R"({"name":"../x","value":"v"})", "application/json")
+              ->status == 400);
+    CHECK(http.Put("/system/secrets", R"({"name":"ghost","value":"v"})", "application/json")
+              ->status == 404);
     auto list = http.Get("/system/secrets");
     REQUIRE(list);
     CHECK(list->body.find("api-key") != std::string::npos);
     CHECK(list->body.find("t0p-s3cret") == std::string::npos);
 
-    auto missing_secret = gateway.deploy({{"service", "nosecret"}, {"image", "x"}, {"envProcess", "cat"},
-                                          {"secrets", {"absent"}}});
+    auto missing_secret = gateway.deploy(
+        {{"service", "nosecret"}, {"image", "x"}, {"envProcess", "cat"}, {"secrets", {"absent"}}});
     CHECK(missing_secret == 400);
 
     gateway.deploy_ready("reader", "sh " + reader, 1, {{"secrets", {"api-key"}}});
     CHECK(http.Post("/function/reader", "", "text/plain")->body == "t0p-s3cret");
-    CHECK(http.Put("/system/secrets", R"({"name":"api-key","value":"n3w"})", "application/json")->status == 200);
+    CHECK(http.Put("/system/secrets", R"({"name":"api-key","value":"n3w"})", "application/json")
+              ->status == 200);
     CHECK(http.Post("/function/reader", "", "text/plain")->body == "n3w");
 
     auto functions = http.Get("/system/functions")->body;
@@ -237,6 +261,7 @@ TEST_CASE("secrets: CRUD, values never listed or logged, files handed to the fun
     auto removed = http.Delete("/system/secrets", R"({"name":"api-key"})", "application/json");
     REQUIRE(removed);
     CHECK(removed->status == 204);
-    CHECK(http.Delete("/system/secrets", R"({"name":"api-key"})", "application/json")->status == 404);
+    CHECK(http.Delete("/system/secrets", R"({"name":"api-key"})", "application/json")->status ==
+          404);
     CHECK(json::parse(http.Get("/system/secrets")->body).empty());
 }

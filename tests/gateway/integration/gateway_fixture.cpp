@@ -1,11 +1,10 @@
 // The gateway integration fixture.
 #include "integration/gateway_fixture.h"
 
+#include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <doctest/doctest.h>
 
 #include <fstream>
 
@@ -13,7 +12,8 @@
 
 namespace faas::test {
 
-GatewayFixture::GatewayFixture(std::map<std::string, std::string> extra_env, std::string state_dir) {
+GatewayFixture::GatewayFixture(std::map<std::string, std::string> extra_env,
+                               std::string state_dir) {
     if (state_dir.empty()) {
         own_state_ = std::make_unique<TempDir>();
         state_dir_ = own_state_->path() + "/state";
@@ -45,9 +45,10 @@ int GatewayFixture::deploy(const nlohmann::json& deployment) {
     return res ? res->status : -1;
 }
 
-void GatewayFixture::deploy_ready(const std::string& name, const std::string& fprocess, int replicas,
-                                  nlohmann::json extra) {
-    nlohmann::json deployment = {{"service", name}, {"image", "local/" + name}, {"envProcess", fprocess}};
+void GatewayFixture::deploy_ready(const std::string& name, const std::string& fprocess,
+                                  int replicas, nlohmann::json extra) {
+    nlohmann::json deployment = {
+        {"service", name}, {"image", "local/" + name}, {"envProcess", fprocess}};
     deployment["labels"] = {{"com.openfaas.scale.min", std::to_string(replicas)}};
     for (auto& [key, value] : extra.items()) deployment[key] = value;
     REQUIRE(deploy(deployment) == 202);

@@ -6,9 +6,8 @@
 
 #include <map>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "support/process.h"
 
@@ -17,7 +16,7 @@ namespace faas::test {
 using GatewayEnv = std::map<std::string, std::string>;
 
 class GatewayFixture {
-public:
+  public:
     /// Starts a gateway with `extra_env` and waits for /healthz. `state_dir` may be shared
     /// between two fixtures to test persistence.
     explicit GatewayFixture(std::map<std::string, std::string> extra_env = {},
@@ -48,7 +47,7 @@ public:
 
     std::map<std::string, std::string> headers;  ///< Sent with admin calls (e.g. Authorization).
 
-private:
+  private:
     std::unique_ptr<TempDir> own_state_;
     std::string state_dir_;
     int port_ = 0;

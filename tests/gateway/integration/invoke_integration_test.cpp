@@ -20,13 +20,15 @@ int status_of(const std::string& response) {
 }
 }  // namespace
 
-TEST_CASE("method, path suffix, query, headers and body reach the function; call headers come back") {
+TEST_CASE(
+    "method, path suffix, query, headers and body reach the function; call headers come back") {
     GatewayFixture gateway;
     gateway.deploy_ready("env", "env");
     gateway.deploy_ready("echo", "cat");
     auto http = gateway.client();
 
-    auto res = http.Get("/function/env/some/path?x=1&y=two", {{"X-Custom", "v1"}, {"X-Call-Id", "my-call"}});
+    auto res = http.Get("/function/env/some/path?x=1&y=two",
+                        {{"X-Custom", "v1"}, {"X-Call-Id", "my-call"}});
     REQUIRE(res);
     CHECK(res->status == 200);
     CHECK(res->body.find("Http_Path=/some/path") != std::string::npos);
@@ -50,8 +52,9 @@ TEST_CASE("method, path suffix, query, headers and body reach the function; call
         CHECK(r->status == 200);
         CHECK(r->body == std::string("payload-") + method);
         // A new call id when the client sent none.
-        CHECK(std::regex_match(r->get_header_value("X-Call-Id"),
-                               std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
+        CHECK(std::regex_match(
+            r->get_header_value("X-Call-Id"),
+            std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
     }
     auto dotted = http.Post("/function/echo.openfaas-fn", "ns", "text/plain");
     REQUIRE(dotted);
@@ -90,17 +93,18 @@ TEST_CASE("X-Function and Alexa bodies route only to listed functions") {
 TEST_CASE("invalid names are 400 and unknown names 404, adding no metric series") {
     GatewayFixture gateway;
     gateway.deploy_ready("echo", "cat");
-    for (const char* target : {"/function/..", "/function/%2e%2e/x", "/function/A", "/function/a:9999",
-                               "/function/a@evil", "/function/a%20b", "/function/a%2Fb",
-                               "/function/-a", "/function/a-", "/function/a..b",
-                               "/function/caf%C3%A9"}) {
+    for (const char* target :
+         {"/function/..", "/function/%2e%2e/x", "/function/A", "/function/a:9999",
+          "/function/a@evil", "/function/a%20b", "/function/a%2Fb", "/function/-a", "/function/a-",
+          "/function/a..b", "/function/caf%C3%A9"}) {
         CAPTURE(target);
         CHECK(status_of(raw_get(gateway.port(), target)) == 400);
     }
     CHECK(status_of(raw_get(gateway.port(), "/function/" + std::string(64, 'a'))) == 400);
-    auto header = raw_exchange(gateway.port(),
-                               "POST / HTTP/1.1\r\nHost: x\r\nX-Function: ../etc\r\nContent-Length: 0\r\n"
-                               "Connection: close\r\n\r\n");
+    auto header =
+        raw_exchange(gateway.port(),
+                     "POST / HTTP/1.1\r\nHost: x\r\nX-Function: ../etc\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n");
     CHECK(status_of(header) == 400);
 
     auto before = gateway.metrics();
@@ -124,7 +128,8 @@ TEST_CASE("invalid names are 400 and unknown names 404, adding no metric series"
     CHECK(function_series(after) == function_series(before));
 }
 
-TEST_CASE("status mapping: 503 with no replica, 504 past upstream_timeout, 502 on upstream failure") {
+TEST_CASE(
+    "status mapping: 503 with no replica, 504 past upstream_timeout, 502 on upstream failure") {
     TempDir scripts;
     auto slow = write_script(scripts, "slow.sh", "sleep 3\necho done\n");
     GatewayFixture gateway(GatewayEnv{{"upstream_timeout", "1s"}, {"max_response_bytes", "1024"}});
@@ -152,19 +157,23 @@ TEST_CASE("status mapping: 503 with no replica, 504 past upstream_timeout, 502 o
     CHECK(none->status == 503);
 
     auto metrics = gateway.metrics();
-    CHECK(metrics.find(R"(gateway_function_invocation_total{code="504",function_name="slow"} 1)") != std::string::npos);
-    CHECK(metrics.find(R"(gateway_function_invocation_total{code="503",function_name="echo"} 1)") != std::string::npos);
-    CHECK(metrics.find(R"(gateway_function_invocation_total{code="502",function_name="echo"} 1)") != std::string::npos);
+    CHECK(metrics.find(R"(gateway_function_invocation_total{code="504",function_name="slow"} 1)") !=
+          std::string::npos);
+    CHECK(metrics.find(R"(gateway_function_invocation_total{code="503",function_name="echo"} 1)") !=
+          std::string::npos);
+    CHECK(metrics.find(R"(gateway_function_invocation_total{code="502",function_name="echo"} 1)") !=
+          std::string::npos);
 }
 
 TEST_CASE("request bodies over max_request_bytes are refused, chunked or not") {
     GatewayFixture gateway(GatewayEnv{{"max_request_bytes", "1k"}});
     gateway.deploy_ready("echo", "cat");
-    auto with_length = raw_exchange(gateway.port(),
-                                    "POST /function/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n" +
-                                        std::string(4096, 'x'));
+    auto with_length = raw_exchange(
+        gateway.port(), "POST /function/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n" +
+                            std::string(4096, 'x'));
     CHECK(status_of(with_length) == 413);
-    std::string chunked = "POST /function/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    std::string chunked =
+        "POST /function/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
     for (int i = 0; i < 8; ++i) chunked += "200\r\n" + std::string(512, 'y') + "\r\n";
     chunked += "0\r\n\r\n";
     CHECK(status_of(raw_exchange(gateway.port(), chunked)) == 413);
@@ -184,9 +193,12 @@ TEST_CASE("metrics count invocations per code and feed invocationCount") {
     auto http = gateway.client();
     for (int i = 0; i < 5; ++i) REQUIRE(http.Post("/function/echo", "x", "text/plain"));
     auto metrics = gateway.metrics();
-    CHECK(metrics.find(R"(gateway_function_invocation_total{code="200",function_name="echo"} 5)") != std::string::npos);
-    CHECK(metrics.find(R"(gateway_function_invocation_started{function_name="echo"} 5)") != std::string::npos);
-    CHECK(metrics.find(R"(gateway_functions_seconds_count{code="200",function_name="echo"} 5)") != std::string::npos);
+    CHECK(metrics.find(R"(gateway_function_invocation_total{code="200",function_name="echo"} 5)") !=
+          std::string::npos);
+    CHECK(metrics.find(R"(gateway_function_invocation_started{function_name="echo"} 5)") !=
+          std::string::npos);
+    CHECK(metrics.find(R"(gateway_functions_seconds_count{code="200",function_name="echo"} 5)") !=
+          std::string::npos);
     CHECK(metrics.find(R"(gateway_service_count{function_name="echo"} 1)") != std::string::npos);
     CHECK(metrics.find("http_requests_total{") != std::string::npos);
     CHECK(gateway.status("echo")["invocationCount"] == 5.0);

@@ -1,8 +1,7 @@
 // The local provider under the real gateway: persistence, crash recovery, rolling updates,
 // scaling to zero, graceful drain and start-up errors.
-#include <signal.h>
-
 #include <doctest/doctest.h>
+#include <signal.h>
 
 #include <atomic>
 #include <thread>
@@ -21,7 +20,8 @@ TEST_CASE("deployments persist across a gateway restart") {
         GatewayFixture first(GatewayEnv{}, state_dir);
         first.deploy_ready("echo", "cat", 2, {{"envVars", {{"k", "v"}}}});
         auto http = first.client();
-        REQUIRE(http.Post("/system/secrets", R"({"name":"token","value":"x"})", "application/json")->status == 201);
+        REQUIRE(http.Post("/system/secrets", R"({"name":"token","value":"x"})", "application/json")
+                    ->status == 201);
         CHECK(first.stop() == 0);
         CHECK(first.replica_pids().empty());
     }
@@ -85,8 +85,11 @@ TEST_CASE("rolling update: no failed call, new replicas ready before old ones st
     });
     REQUIRE(wait_until([&] { return ok.load() > 20; }));
     auto http = gateway.client();
-    json update = {{"service", "env"}, {"image", "local/env:2"}, {"envProcess", "env"},
-                   {"envVars", {{"VERSION", "two"}}}, {"labels", {{"com.openfaas.scale.min", "2"}}}};
+    json update = {{"service", "env"},
+                   {"image", "local/env:2"},
+                   {"envProcess", "env"},
+                   {"envVars", {{"VERSION", "two"}}},
+                   {"labels", {{"com.openfaas.scale.min", "2"}}}};
     REQUIRE(http.Put("/system/functions", update.dump(), "application/json")->status == 202);
     CHECK(wait_until([&] { return saw_two.load(); }, 20s));
     CHECK(wait_until([&] { return gateway.replica_pids().size() == 2; }, 20s));
@@ -102,11 +105,15 @@ TEST_CASE("scale to zero and back") {
     GatewayFixture gateway;
     gateway.deploy_ready("echo", "cat", 1);
     auto http = gateway.client();
-    REQUIRE(http.Post("/system/scale-function/echo", R"({"replicas":0})", "application/json")->status == 202);
+    REQUIRE(
+        http.Post("/system/scale-function/echo", R"({"replicas":0})", "application/json")->status ==
+        202);
     CHECK(gateway.wait_available("echo", 0));
     CHECK(wait_until([&] { return gateway.replica_pids().empty(); }, 15s));
     CHECK(http.Post("/function/echo", "x", "text/plain")->status == 503);
-    REQUIRE(http.Post("/system/scale-function/echo", R"({"replicas":1})", "application/json")->status == 202);
+    REQUIRE(
+        http.Post("/system/scale-function/echo", R"({"replicas":1})", "application/json")->status ==
+        202);
     CHECK(gateway.wait_available("echo", 1));
     CHECK(http.Post("/function/echo", "x", "text/plain")->body == "x");
 }
@@ -127,11 +134,17 @@ TEST_CASE("SIGTERM drains: the call in flight finishes, new calls get 503, repli
             slow_body = res->body;
         }
     });
-    REQUIRE(wait_until([&] { return gateway.process().output().find("Forking") != std::string::npos ||
-                                    gateway.metrics().find("gateway_function_invocation_started{function_name=\"slow\"} 1") != std::string::npos; }));
+    REQUIRE(wait_until([&] {
+        return gateway.process().output().find("Forking") != std::string::npos ||
+               gateway.metrics().find(
+                   "gateway_function_invocation_started{function_name=\"slow\"} 1") !=
+                   std::string::npos;
+    }));
     gateway.process().signal(SIGTERM);
-    REQUIRE(wait_until([&] { return gateway.process().output().find("draining") != std::string::npos; }));
-    auto late = raw_exchange(gateway.port(), "GET /function/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 2s);
+    REQUIRE(wait_until(
+        [&] { return gateway.process().output().find("draining") != std::string::npos; }));
+    auto late = raw_exchange(
+        gateway.port(), "GET /function/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 2s);
     // Either answered 503 while draining, or refused once the listener closed.
     CHECK((late.empty() || late.rfind("HTTP/1.1 503", 0) == 0));
     caller.join();
@@ -143,8 +156,11 @@ TEST_CASE("SIGTERM drains: the call in flight finishes, new calls get 503, repli
 
 TEST_CASE("a bad setting is one clear line and exit code 2") {
     for (auto [name, value] : std::vector<std::pair<std::string, std::string>>{
-             {"port", "99999"}, {"upstream_timeout", "soon"}, {"provider", "nomad"},
-             {"watchdog_path", "/nonexistent/fwatchdog"}, {"basic_auth", "true"}}) {
+             {"port", "99999"},
+             {"upstream_timeout", "soon"},
+             {"provider", "nomad"},
+             {"watchdog_path", "/nonexistent/fwatchdog"},
+             {"basic_auth", "true"}}) {
         CAPTURE(name);
         TempDir state;
         std::map<std::string, std::string> env{{"port", std::to_string(free_port())},
