@@ -25,6 +25,8 @@ namespace fs = std::filesystem;
 TestProcess::TestProcess(std::vector<std::string> argv, std::map<std::string, std::string> env) {
     if (!env.count("PATH")) env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
     if (!env.count("TMPDIR")) env["TMPDIR"] = fs::temp_directory_path().string();
+    for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"})
+        if (const char* value = std::getenv(name); value && !env.count(name)) env[name] = value;
     char log_template[] = "/tmp/faas-test-output-XXXXXX";
     int log_fd = ::mkstemp(log_template);
     if (log_fd < 0) throw std::runtime_error("mkstemp failed");

@@ -155,7 +155,10 @@ TEST_CASE("output over max_response_bytes kills the child and answers 502 with b
     CHECK(res->body.find("max_response_bytes") != std::string::npos);
     long after = faas::test::rss_kib(wd.process->pid());
     MESSAGE("RSS before " << before << " KiB, after " << after << " KiB");
-    CHECK(after - before < 16 * 1024);
+    if (faas::test::kAddressSanitizer)
+        MESSAGE("ASan build: the RSS bound is asserted in the debug build, not here");
+    else
+        CHECK(after - before < 16 * 1024);
     CHECK(faas::test::wait_until([&] { return faas::test::descendants_of(wd.process->pid()).empty(); }, 2s));
 }
 

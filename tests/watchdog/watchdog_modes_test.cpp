@@ -53,7 +53,10 @@ TEST_CASE("streaming: a body larger than memory bounds flows through with flat R
     CHECK(received == total);
     CHECK(pattern_ok);
     MESSAGE("RSS before " << before << " KiB, peak while streaming 96 MiB " << peak << " KiB");
-    CHECK(peak - before < 16 * 1024);
+    if (faas::test::kAddressSanitizer)
+        MESSAGE("ASan build: the RSS bound is asserted in the debug build, not here");
+    else
+        CHECK(peak - before < 16 * 1024);
 }
 
 TEST_CASE("streaming: output arrives before the function has finished") {
