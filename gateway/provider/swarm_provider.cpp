@@ -60,6 +60,13 @@ std::vector<std::string> registry_auth_headers(const FunctionDeployment& deploym
     return {"X-Registry-Auth: " + base64_encode(auth.dump(), true)};
 }
 
+// Checks what can be checked without Docker (limits, env names) before asking it anything.
+void validate(const FunctionDeployment& deployment) {
+    swarm::SpecContext context;
+    for (const auto& name : deployment.secrets) context.secret_ids[name] = "unchecked";
+    swarm::service_spec(deployment, context);
+}
+
 // A non-2xx answer from the engine as the provider's typed error.
 [[noreturn]] void fail(const std::string& what, const DockerResponse& response) {
     std::string message = what + ": " + response.message();
@@ -190,7 +197,7 @@ ProviderInfo SwarmProvider::info() const { return {"faas-swarm", "swarm"}; }
 
 std::vector<json> SwarmProvider::function_services() const {
     auto services = docker_.get_json(
-        "/services?" + DockerClient::filters({{"label", {std::string(swarm::kFunctionLabel) + "=true"}}}));
+        "/services?" + DockerClient::filters({{"label", json::array({std::string(swarm::kFunctionLabel) + "=true"})}}));
     std::vector<json> out;
     if (services.is_array())
         for (auto& service : services)
@@ -205,8 +212,8 @@ std::optional<json> SwarmProvider::find_service(const std::string& name) const {
 }
 
 std::vector<json> SwarmProvider::running_tasks(const std::string& service_id) const {
-    json filters = {{"desired-state", {"running"}}};
-    if (!service_id.empty()) filters["service"] = {service_id};
+    json filters = {{"desired-state", json::array({"running"})}};
+    if (!service_id.empty()) filters["service"] = json::array({service_id});
     auto tasks = docker_.get_json("/tasks?" + DockerClient::filters(filters));
     std::vector<json> out;
     if (tasks.is_array())
@@ -256,7 +263,7 @@ std::string SwarmProvider::network_id() {
         network_id_ = network.is_object() ? network.value("Id", "") : "";
     } else {
         auto networks =
-            docker_.get_json("/networks?" + DockerClient::filters({{"label", {"openfaas=true"}}}));
+            docker_.get_json("/networks?" + DockerClient::filters({{"label", json::array({"openfaas=true"})}}));
         std::vector<std::pair<std::string, std::string>> candidates;  // name, id
         if (networks.is_array())
             for (const auto& network : networks)
@@ -277,7 +284,7 @@ std::map<std::string, std::string> SwarmProvider::secret_ids(
     if (names.empty()) return ids;
     // Only secrets made for functions: the gateway's own (basic auth) are not theirs to mount.
     auto secrets = docker_.get_json(
-        "/secrets?" + DockerClient::filters({{"label", {std::string(swarm::kSecretLabel) + "=true"}}}));
+        "/secrets?" + DockerClient::filters({{"label", json::array({std::string(swarm::kSecretLabel) + "=true"})}}));
     for (const auto& secret : secrets) {
         const auto spec = secret.find("Spec");
         if (spec == secret.end() || !spec->is_object()) continue;
@@ -303,8 +310,7 @@ json SwarmProvider::build_spec(const FunctionDeployment& deployment, int replica
 void SwarmProvider::deploy(const FunctionDeployment& deployment) {
     int replicas = swarm::initial_replicas(deployment, options_.max_replicas);
     auto headers = registry_auth_headers(deployment);
-    // Validate limits before asking Docker anything.
-    swarm::service_spec(deployment, swarm::SpecContext{});
+    validate(deployment);
     if (find_service(deployment.service))
         throw AlreadyExists("function " + deployment.service + " already exists");
     auto body = build_spec(deployment, replicas).dump();
@@ -342,7 +348,7 @@ void SwarmProvider::update_service(const json& service, json spec,
 
 void SwarmProvider::update(const FunctionDeployment& deployment) {
     auto headers = registry_auth_headers(deployment);
-    swarm::service_spec(deployment, swarm::SpecContext{});
+    validate(deployment);
     auto service = find_service(deployment.service);
     if (!service) throw NotFound("function " + deployment.service + " not found");
     // An update keeps the current scale; only a new deployment starts at scale.min.
@@ -429,7 +435,7 @@ std::unique_ptr<LogStream> SwarmProvider::logs(const LogQuery& query) {
 
 std::vector<std::string> SwarmProvider::list_secrets() {
     auto secrets = docker_.get_json(
-        "/secrets?" + DockerClient::filters({{"label", {std::string(swarm::kSecretLabel) + "=true"}}}));
+        "/secrets?" + DockerClient::filters({{"label", json::array({std::string(swarm::kSecretLabel) + "=true"})}}));
     std::vector<std::string> names;
     for (const auto& secret : secrets)
         if (auto spec = secret.find("Spec"); spec != secret.end() && spec->is_object())
