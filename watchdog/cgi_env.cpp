@@ -26,6 +26,16 @@ bool starts_with_http_prefix(const std::string& entry) {
            (entry[3] == 'P' || entry[3] == 'p') && entry[4] == '_';
 }
 
+// Environment variable names we create hold only letters, digits and '_'. The request guard
+// already refuses other header names; this keeps the builder safe on its own (a header named
+// "Proxy=" would otherwise make "Http_Proxy=...").
+bool is_plain_header_name(const std::string& name) {
+    if (name.empty()) return false;
+    for (unsigned char c : name)
+        if (!std::isalnum(c) && c != '-' && c != '_') return false;
+    return true;
+}
+
 bool ends_with_proxy(const std::string& name) {
     if (name.size() < 6) return false;
     std::string tail = name.substr(name.size() - 6);
@@ -97,7 +107,7 @@ std::vector<std::string> build_child_env(const std::vector<std::string>& base,
 
     std::set<std::string> seen;
     for (const auto& [name, value] : req.headers) {
-        if (is_synthetic_header(name)) continue;
+        if (is_synthetic_header(name) || !is_plain_header_name(name)) continue;
         std::string variable = "Http_" + canonical_header_name(name);
         std::replace(variable.begin(), variable.end(), '-', '_');
         if (kReserved.count(variable) || ends_with_proxy(variable)) continue;
