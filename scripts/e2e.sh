@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The end-to-end run on a real Docker Swarm, as CI does it:
+#
+#   1. install and start Docker if needed (scripts/install-docker.sh)
+#   2. build every image (scripts/build-images.sh) and the local stand-ins for the official
+#      Prometheus and Alertmanager images (monitor/images/, same names and tags as stack.yml)
+#   3. `docker swarm init --advertise-addr 127.0.0.1` unless this node is in a swarm already
+#   4. create the basic-auth secrets and `docker stack deploy -c stack.yml func`
+#   5. wait, with a deadline, for the gateway, every sample function and Prometheus
+#   6. build and run the e2e tests (`ctest -L e2e`) against it
+#   7. remove the stack and the secrets, and leave the swarm if step 3 created it
+#
+# Usage: scripts/e2e.sh [ctest arguments...]     e.g. scripts/e2e.sh -R secret
+# Environment:
+#   BUILD_DIR        CMake build directory for the test binary (default build/e2e)
+#   STACK            stack name (default func; stack.yml names its network func_functions)
+#   KEEP_STACK=1     leave the stack (and swarm) up afterwards, for poking at it
+#   READY_TIMEOUT    seconds to wait for the stack (default 240)
+set -euo pipefail
+
+readonly REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+readonly BUILD_DIR=${BUILD_DIR:-$REPO/build/e2e}
+readonly STACK=${STACK:-func}
+readonly READY_TIMEOUT=${READY_TIMEOUT:-240}
+readonly LOG_DIR=$REPO/build/docker
+export DOCKER_BUILDKIT=0
+
+say() { printf '[e2e] %s\n' "$*"; }
+die() { printf '[e2e] ERROR: %s\n' "$*" >&2; exit 1; }
+
+swarm_inited_here=0
+stack_deployed=0
+cleanup() {
+  local status=$?
+  if [[ ${KEEP_STACK:-0} == 1 ]]; then
+    say "KEEP_STACK=1: leaving stack '$STACK' up"
+    exit "$status"
+  fi
+  if ((stack_deployed)); then
+    say "removing stack $STACK"
+    docker stack rm "$STACK" >/dev/null 2>&1 || true
+    # Its containers and network go asynchronously; secrets can go once they have.
+    for _ in $(seq 1 60); do
+      [[ -z $(docker ps -q --filter "label=com.docker.stack.namespace=$STACK") ]] &&
+        [[ -z $(docker network ls -q --filter "label=com.docker.stack.namespace=$STACK") ]] && break
+      sleep 1
+    done
+    # Functions the tests deployed (not part of the stack) are gone with the stack's network
+    # only if removed; remove any the tests left behind.
+    for service in $(docker service ls -q --filter label=function=true 2>/dev/null); do
+      docker service rm "$service" >/dev/null 2>&1 || true
+    done
+    docker secret rm basic-auth-user basic-auth-password >/dev/null 2>&1 || true
+  fi
+  if ((swarm_inited_here)); then
+    say "leaving the swarm this run created"
+    docker swarm leave --force >/dev/null 2>&1 || true
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+
+start=$SECONDS
+"$REPO/scripts/install-docker.sh"
+docker info >/dev/null 2>&1 || die "docker does not answer"
+
+say "building images"
+SKIP_DOCKER_INSTALL=1 "$REPO/scripts/build-images.sh"
+mkdir -p "$LOG_DIR"
+for standin in prometheus:prom/prometheus:v2.42.0 alertmanager:prom/alertmanager:v0.25.0; do
+  dir=${standin%%:*} image=${standin#*:}
+  t0=$SECONDS
+  printf '[e2e] %-28s ' "$image"
+  docker build --pull=false --force-rm -t "$image" "$REPO/monitor/images/$dir" \
+    >"$LOG_DIR/standin-$dir.log" 2>&1 </dev/null ||
+    { echo FAILED; tail -n 30 "$LOG_DIR/standin-$dir.log" >&2; die "building $image failed"; }
+  printf 'built %4ss  (local stand-in for the official image)\n' "$((SECONDS - t0))"
+done
+
+if [[ $(docker info --format '{{.Swarm.LocalNodeState}}') != active ]]; then
+  say "docker swarm init --advertise-addr 127.0.0.1"
+  docker swarm init --advertise-addr 127.0.0.1 >/dev/null
+  swarm_inited_here=1
+fi
+
+if docker stack ls --format '{{.Name}}' | grep -qx "$STACK"; then
+  die "stack '$STACK' is already deployed; remove it first (docker stack rm $STACK)"
+fi
+password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+docker secret rm basic-auth-user basic-auth-password >/dev/null 2>&1 || true
+printf admin | docker secret create basic-auth-user - >/dev/null
+printf '%s' "$password" | docker secret create basic-auth-password - >/dev/null
+
+say "docker stack deploy -c stack.yml $STACK"
+stack_deployed=1
+deploy_start=$SECONDS
+(cd "$REPO" && docker stack deploy -c stack.yml "$STACK") >"$LOG_DIR/stack-deploy.log" 2>&1 ||
+  { cat "$LOG_DIR/stack-deploy.log" >&2; die "stack deploy failed"; }
+
+# Ready: the gateway answers, lists the six sample functions each with a healthy replica, and
+# Prometheus is up.
+ready() {
+  curl -fsS -m 3 http://127.0.0.1:8080/healthz >/dev/null 2>&1 || return 1
+  curl -fsS -m 3 http://127.0.0.1:9090/-/ready >/dev/null 2>&1 || return 1
+  local list
+  list=$(curl -fsS -m 5 -u "admin:$password" http://127.0.0.1:8080/system/functions 2>/dev/null) || return 1
+  python3 - "$list" <<'EOF' || return 1
+import json, sys
+want = {"catservice", "echoit", "wordcount", "env", "base64", "sleep"}
+up = {f["name"] for f in json.loads(sys.argv[1]) if f.get("availableReplicas", 0) >= 1}
+sys.exit(0 if want <= up else 1)
+EOF
+}
+deadline=$((SECONDS + READY_TIMEOUT))
+until ready; do
+  if ((SECONDS >= deadline)); then
+    docker stack ps "$STACK" --no-trunc >&2 || true
+    docker service logs --tail 30 "${STACK}_gateway" >&2 || true
+    die "stack not ready after ${READY_TIMEOUT}s"
+  fi
+  sleep 1
+done
+say "stack ready $((SECONDS - deploy_start))s after deploy"
+
+say "building the e2e tests in $BUILD_DIR"
+cmake -S "$REPO" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Debug >"$LOG_DIR/e2e-cmake.log" 2>&1 ||
+  { tail -n 30 "$LOG_DIR/e2e-cmake.log" >&2; die "cmake configure failed"; }
+cmake --build "$BUILD_DIR" --target gateway_e2e_test -j2 >"$LOG_DIR/e2e-build.log" 2>&1 ||
+  { tail -n 30 "$LOG_DIR/e2e-build.log" >&2; die "building the e2e tests failed"; }
+
+say "running ctest -L e2e"
+export FAAS_E2E_REQUIRED=1 FAAS_E2E_USER=admin FAAS_E2E_PASSWORD=$password FAAS_E2E_STACK=$STACK
+export FAAS_E2E_REPORT=$BUILD_DIR/e2e-report.txt
+rm -f "$FAAS_E2E_REPORT"
+test_status=0
+(cd "$BUILD_DIR" && ctest -L e2e --output-on-failure --timeout 600 "$@") || test_status=$?
+[[ -f $FAAS_E2E_REPORT ]] && sed 's/^/[e2e] report: /' "$FAAS_E2E_REPORT"
+say "e2e finished in $((SECONDS - start))s (status $test_status)"
+exit "$test_status"

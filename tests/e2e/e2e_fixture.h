@@ -1,0 +1,62 @@
+// What every end-to-end test needs: where the deployed stack is (from the environment that
+// scripts/e2e.sh sets), HTTP helpers for the gateway and Prometheus, and a clear skip when
+// there is no stack to test.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+namespace faas::e2e {
+
+struct Stack {
+    std::string gateway_host = "127.0.0.1";
+    int gateway_port = 8080;
+    std::string user;
+    std::string password;
+    std::string prometheus_host = "127.0.0.1";
+    int prometheus_port = 9090;
+    std::string stack_name = "func";
+};
+
+/// The stack under test, or nullopt after printing "E2E-SKIPPED: <why>" (CTest then reports
+/// the test as skipped). When FAAS_E2E_REQUIRED=1 or CI is set a missing stack fails instead.
+std::optional<Stack> stack_or_skip();
+
+/// A client for the gateway; with credentials when `auth`.
+httplib::Client gateway(const Stack& stack, bool auth = true);
+httplib::Client prometheus(const Stack& stack);
+
+/// POST /function/<name> with `body`; status and body (status 0 on a transport error).
+std::pair<int, std::string> invoke(const Stack& stack, const std::string& name,
+                                   const std::string& body);
+
+/// GET /system/function/<name> as JSON, or nullopt (404 or error).
+std::optional<nlohmann::json> function_status(const Stack& stack, const std::string& name);
+
+/// Polls `condition` every 250 ms until it holds or `timeout` passes.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
+/// Deploys (POST /system/functions) and waits until `replicas` replicas are available and an
+/// invocation answers 200. Returns false on timeout.
+bool deploy_and_wait(const Stack& stack, const nlohmann::json& deployment, int replicas,
+                     std::chrono::milliseconds timeout);
+/// DELETE /system/functions and waits until its service is gone from Docker.
+void remove_function(const Stack& stack, const std::string& name);
+
+/// A PromQL instant query's result vector (empty on error).
+nlohmann::json prometheus_query(const Stack& stack, const std::string& expr);
+
+/// A number worth reporting (durations, error counts): printed, and appended to the file
+/// $FAAS_E2E_REPORT when set (scripts/e2e.sh prints it at the end).
+void report(const std::string& line);
+
+/// Runs a shell command, returns its exit status and stdout.
+std::pair<int, std::string> shell(const std::string& command);
+
+}  // namespace faas::e2e

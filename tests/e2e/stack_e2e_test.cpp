@@ -1,0 +1,375 @@
+// End-to-end: the stack deployed on a real Swarm (scripts/e2e.sh), driven from outside
+// through the gateway's published port, Prometheus' HTTP API and the docker CLI.
+#include <atomic>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include "e2e/e2e_fixture.h"
+
+using namespace faas::e2e;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+// Functions the tests deploy are prefixed so a failed run's leftovers are easy to spot.
+const char* kFunctionImage = "faas/env:latest";
+
+std::set<std::string> hostnames_seen(const Stack& stack, const std::string& name, int calls) {
+    std::set<std::string> seen;
+    for (int i = 0; i < calls; ++i) {
+        auto [code, body] = invoke(stack, name, "");
+        if (code != 200) continue;
+        auto at = body.find("HOSTNAME=");
+        if (at != std::string::npos) seen.insert(body.substr(at + 9, body.find('\n', at) - at - 9));
+    }
+    return seen;
+}
+
+bool scale(const Stack& stack, const std::string& name, int replicas) {
+    auto client = gateway(stack);
+    json body = {{"serviceName", name}, {"replicas", replicas}};
+    auto res = client.Post("/system/scale-function/" + name, body.dump(), "application/json");
+    return res && (res->status == 200 || res->status == 202);
+}
+
+bool available(const Stack& stack, const std::string& name, int replicas) {
+    auto status = function_status(stack, name);
+    return status && status->value("replicas", -1) == replicas &&
+           status->value("availableReplicas", -1) == replicas;
+}
+
+}  // namespace
+
+TEST_CASE("every sample function answers by path and by X-Function") {
+    auto stack = stack_or_skip();
+    if (!stack) return;
+    CHECK(invoke(*stack, "catservice", "hi") == std::pair<int, std::string>{200, "hi"});
+    CHECK(invoke(*stack, "echoit", "hello there") == std::pair<int, std::string>{200, "hello there"});
+    auto [wc_code, wc_body] = invoke(*stack, "wordcount", "one two three\n");
+    CHECK(wc_code == 200);
+    CHECK(wc_body.find(" 3 ") != std::string::npos);
+    auto [b64_code, b64_body] = invoke(*stack, "base64", "hi");
+    CHECK(b64_code == 200);
+    CHECK(b64_body.rfind("aGk=", 0) == 0);
+    auto [env_code, env_body] = invoke(*stack, "env", "");
+    CHECK(env_code == 200);
+    CHECK(env_body.find("fprocess=env") != std::string::npos);
+    CHECK(invoke(*stack, "sleep", "0.1").first == 200);
+
+    auto client = gateway(*stack, false);
+    for (const char* name : {"catservice", "echoit"}) {
+        auto res = client.Post("/", httplib::Headers{{"X-Function", name}}, "via header", "text/plain");
+        REQUIRE(res);
+        CHECK(res->status == 200);
+        CHECK(res->body == "via header");
+    }
+    CHECK(invoke(*stack, "no-such-function", "x").first == 404);
+}
+
+TEST_CASE("basic auth guards the admin API and leaves functions open") {
+    auto stack = stack_or_skip();
+    if (!stack) return;
+    auto anonymous = gateway(*stack, false);
+    auto res = anonymous.Get("/system/functions");
+    REQUIRE(res);
+    CHECK(res->status == 401);
+    CHECK(res->get_header_value("WWW-Authenticate").find("Basic") != std::string::npos);
+
+    auto wrong = gateway(*stack, false);
+    wrong.set_basic_auth(stack->user, stack->password + "x");
+    res = wrong.Get("/system/functions");
+    REQUIRE(res);
+    CHECK(res->status == 401);
+    res = wrong.Post("/system/functions", R"({"service":"e2e-sneaky","image":"faas/env:latest"})",
+                     "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 401);
+    CHECK_FALSE(function_status(*stack, "e2e-sneaky"));
+
+    res = gateway(*stack).Get("/system/functions");
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    CHECK(invoke(*stack, "catservice", "open").first == 200);
+}
+
+TEST_CASE("a function is deployed, read, listed, updated, scaled and removed through the API") {
+    auto stack = stack_or_skip();
+    if (!stack) return;
+    const std::string name = "e2e-lifecycle";
+    remove_function(*stack, name);  // a previous run's leftover
+    json deployment = {{"service", name},
+                       {"image", kFunctionImage},
+                       {"envVars", {{"STAGE", "one"}}},
+                       {"labels", {{"team", "e2e"}}},
+                       {"annotations", {{"topic", "tests"}}},
+                       {"limits", {{"memory", "64m"}}},
+                       {"readOnlyRootFilesystem", true}};
+    auto started = std::chrono::steady_clock::now();
+    REQUIRE(deploy_and_wait(*stack, deployment, 1, 90s));
+    report("deploy to first successful invocation: " +
+           std::to_string(
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()) +
+           " s");
+
+    auto status = function_status(*stack, name);
+    REQUIRE(status);
+    CHECK((*status)["name"] == name);
+    CHECK((*status)["image"] == kFunctionImage);
+    CHECK((*status)["envVars"] == json({{"STAGE", "one"}}));
+    CHECK((*status)["labels"] == json({{"team", "e2e"}}));
+    CHECK((*status)["annotations"] == json({{"topic", "tests"}}));
+    CHECK((*status)["limits"] == json({{"memory", "64m"}}));  // as sent, not in bytes
+    CHECK((*status)["readOnlyRootFilesystem"] == true);
+    CHECK((*status)["replicas"] == 1);
+    CHECK((*status)["availableReplicas"] == 1);
+    CHECK_FALSE((*status)["createdAt"].get<std::string>().empty());
+    CHECK(invoke(*stack, name, "").second.find("STAGE=one") != std::string::npos);
+    auto [inspect_code, inspect] =
+        shell("docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.ReadOnly}} "
+              "{{.Spec.TaskTemplate.Resources.Limits.MemoryBytes}}' " + name);
+    CHECK(inspect == "true 67108864");
+
+    auto res = gateway(*stack).Get("/system/functions");
+    REQUIRE(res);
+    auto list = json::parse(res->body);
+    std::set<std::string> names;
+    for (const auto& item : list) names.insert(item.value("name", ""));
+    for (const char* expected : {"catservice", "echoit", "wordcount", "env", "base64", "sleep"})
+        CHECK_MESSAGE(names.count(expected) == 1, expected);
+    CHECK(names.count(name) == 1);
+    CHECK(names.count("gateway") == 0);
+    CHECK(names.count("prometheus") == 0);
+
+    // Rolling update: the new environment shows up and the function keeps answering.
+    deployment["envVars"]["STAGE"] = "two";
+    res = gateway(*stack).Put("/system/functions", deployment.dump(), "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 202);
+    int failures_during_update = 0;
+    CHECK(eventually(
+        [&] {
+            auto [code, body] = invoke(*stack, name, "");
+            if (code != 200) ++failures_during_update;
+            return code == 200 && body.find("STAGE=two") != std::string::npos;
+        },
+        90s));
+    report("failed calls while polling through the rolling update: " +
+           std::to_string(failures_during_update));
+    CHECK((*function_status(*stack, name))["envVars"] == json({{"STAGE", "two"}}));
+
+    REQUIRE(scale(*stack, name, 3));
+    CHECK(eventually([&] { return available(*stack, name, 3); }, 90s));
+    // The gateway balances over all three task IPs itself (no Swarm VIP).
+    std::set<std::string> seen;
+    CHECK(eventually(
+        [&] {
+            for (const auto& host : hostnames_seen(*stack, name, 12)) seen.insert(host);
+            return seen.size() == 3;
+        },
+        30s));
+    REQUIRE(scale(*stack, name, 1));
+    CHECK(eventually([&] { return available(*stack, name, 1); }, 90s));
+    CHECK(invoke(*stack, name, "").first == 200);
+
+    auto missing = gateway(*stack).Put(
+        "/system/functions", json({{"service", "e2e-missing"}, {"image", kFunctionImage}}).dump(),
+        "application/json");
+    REQUIRE(missing);
+    CHECK(missing->status == 404);
+
+    remove_function(*stack, name);
+    CHECK_FALSE(function_status(*stack, name));
+    CHECK(eventually([&] { return invoke(*stack, name, "").first == 404; }, 10s));
+}
+
+TEST_CASE("a secret created through the API is read by a function") {
+    auto stack = stack_or_skip();
+    if (!stack) return;
+    const std::string name = "e2e-secret-reader";
+    const std::string secret = "e2e-api-key";
+    remove_function(*stack, name);
+    auto client = gateway(*stack);
+    client.Delete("/system/secrets", json({{"name", secret}}).dump(), "application/json");
+
+    auto res = client.Post("/system/secrets", json({{"name", secret}, {"value", "s3cr3t-value"}}).dump(),
+                           "application/json");
+    REQUIRE(res);
+    CHECK((res->status == 201 || res->status == 200 || res->status == 202));
+    res = client.Get("/system/secrets");
+    REQUIRE(res);
+    CHECK(res->body.find(secret) != std::string::npos);
+    CHECK(res->body.find("s3cr3t-value") == std::string::npos);  // names only
+    // The gateway's own credentials are not functions' secrets.
+    CHECK(res->body.find("basic-auth-password") == std::string::npos);
+
+    json deployment = {{"service", name},
+                       {"image", "faas/catservice:latest"},
+                       {"envProcess", "cat /var/openfaas/secrets/" + secret},
+                       {"secrets", {secret}}};
+    REQUIRE(deploy_and_wait(*stack, deployment, 1, 90s));
+    CHECK(invoke(*stack, name, "") == std::pair<int, std::string>{200, "s3cr3t-value"});
+
+    json forbidden = {{"service", "e2e-secret-thief"},
+                      {"image", "faas/catservice:latest"},
+                      {"secrets", {"basic-auth-password"}}};
+    res = client.Post("/system/functions", forbidden.dump(), "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 404);
+
+    remove_function(*stack, name);
+    CHECK(eventually(
+        [&] {
+            auto del = client.Delete("/system/secrets", json({{"name", secret}}).dump(),
+                                     "application/json");
+            return del && del->status >= 200 && del->status < 300;
+        },
+        60s));
+}
+
+TEST_CASE("system logs return the watchdog's lines") {
+    auto stack = stack_or_skip();
+    if (!stack) return;
+    REQUIRE(invoke(*stack, "catservice", "for the logs").first == 200);
+    bool found = eventually(
+        [&] {
+            auto res = gateway(*stack).Get("/system/logs?name=catservice&tail=200");
+            if (!res || res->status != 200) return false;
+            return res->body.find("Forking fprocess.") != std::string::npos &&
+                   res->body.find("\"instance\"") != std::string::npos &&
+                   res->body.find("\"timestamp\"") != std::string::npos;
+        },
+        20s);
+    CHECK(found);
+    auto res = gateway(*stack).Get("/system/logs?name=no-such-function");
+    REQUIRE(res);
+    CHECK(res->status == 404);
+}
+
+TEST_CASE("killing a replica under load: the gateway keeps answering from the others") {
+    auto stack = stack_or_skip();
+    if (!stack) return;
+    const std::string name = "e2e-chaos";
+    remove_function(*stack, name);
+    json deployment = {{"service", name},
+                       {"image", "faas/catservice:latest"},
+                       {"labels", {{"com.openfaas.scale.min", "3"}}}};
+    REQUIRE(deploy_and_wait(*stack, deployment, 3, 120s));
+
+    std::atomic<bool> stop{false};
+    std::atomic<int> ok{0};
+    std::atomic<int> failed{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 4; ++c)
+        clients.emplace_back([&] {
+            auto client = gateway(*stack, false);
+            client.set_read_timeout(10);
+            for (int i = 0; i < 100'000 && !stop; ++i) {
+                auto res = client.Post("/function/" + name, "load", "text/plain");
+                (res && res->status == 200 && res->body == "load" ? ok : failed)++;
+            }
+        });
+    auto load_for = [&](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
+    load_for(2s);  // load is flowing before the kill
+    auto [ps_code, containers] =
+        shell("docker ps -q --filter label=com.openfaas.function=" + name + " | head -n 1");
+    REQUIRE(ps_code == 0);
+    REQUIRE_FALSE(containers.empty());
+    auto [kill_code, killed] = shell("docker kill " + containers + " 2>&1");
+    CHECK(kill_code == 0);
+    int ok_at_kill = ok.load();
+    int failed_at_kill = failed.load();
+    load_for(8s);  // Swarm notices, the gateway drops the dead IP, a new task starts
+    int failed_after_settle = failed.load();
+    load_for(4s);
+    stop = true;
+    for (auto& t : clients) t.join();
+    report("replica killed under load (4 clients, 1 of 3 replicas): " + std::to_string(ok.load()) +
+           " ok, " + std::to_string(failed.load()) + " failed (" + std::to_string(failed_at_kill) +
+           " before the kill, " + std::to_string(ok.load() - ok_at_kill) + " ok after it)");
+    CHECK(failed_at_kill == 0);
+    CHECK(ok.load() - ok_at_kill > 0);
+    // Once the gateway has seen the task die, nothing more fails.
+    CHECK(failed.load() == failed_after_settle);
+    CHECK(failed.load() * 100 <= ok.load() + failed.load());  // at most 1%
+    CHECK(eventually([&] { return available(*stack, name, 3); }, 90s));
+    remove_function(*stack, name);
+}
+
+TEST_CASE("an alert posted to /system/alert scales a function up and back") {
+    auto stack = stack_or_skip();
+    if (!stack) return;
+    const std::string name = "e2e-alert";
+    remove_function(*stack, name);
+    json deployment = {{"service", name},
+                       {"image", "faas/catservice:latest"},
+                       {"labels",
+                        {{"com.openfaas.scale.min", "1"},
+                         {"com.openfaas.scale.max", "4"},
+                         {"com.openfaas.scale.factor", "50"}}}};
+    REQUIRE(deploy_and_wait(*stack, deployment, 1, 90s));
+    auto alert = [&](const char* status) {
+        json body = {{"status", status},
+                     {"receiver", "scale-up"},
+                     {"alerts",
+                      {{{"status", status},
+                        {"labels", {{"alertname", "APIHighInvocationRate"}, {"function_name", name}}}}}}};
+        auto res = gateway(*stack).Post("/system/alert", body.dump(), "application/json");
+        return res ? res->status : 0;
+    };
+    CHECK(alert("firing") == 200);
+    CHECK(eventually([&] { return available(*stack, name, 3); }, 90s));  // 1 + ceil(4 * 50%)
+    CHECK(alert("resolved") == 200);
+    CHECK(eventually([&] { return available(*stack, name, 1); }, 90s));
+    remove_function(*stack, name);
+}
+
+TEST_CASE("Prometheus scraped the invocation counter of an invoked function") {
+    auto stack = stack_or_skip();
+    if (!stack) return;
+    for (int i = 0; i < 5; ++i) REQUIRE(invoke(*stack, "echoit", "count me").first == 200);
+    bool scraped = eventually(
+        [&] {
+            auto result = prometheus_query(
+                *stack, R"(gateway_function_invocation_total{function_name="echoit",code="200"})");
+            return result.is_array() && !result.empty() &&
+                   std::stod(result[0]["value"][1].get<std::string>()) >= 5;
+        },
+        45s);
+    CHECK(scraped);
+}
+
+TEST_CASE("every Grafana panel's expression returns data from the stack's Prometheus") {
+    auto stack = stack_or_skip();
+    if (!stack) return;
+    std::ifstream file(FAAS_SOURCE_DIR "/monitor/grafana/dashboards/faas.json");
+    REQUIRE(file);
+    auto dashboard = json::parse(file);
+    std::vector<std::pair<std::string, std::string>> expressions;  // panel title, expr
+    for (const auto& panel : dashboard["panels"])
+        for (const auto& target : panel["targets"])
+            expressions.emplace_back(panel["title"], target["expr"]);
+    REQUIRE(expressions.size() >= 5);
+
+    // Traffic of every kind the panels show: successes and a function timing out (408).
+    auto traffic = [&] {
+        for (int i = 0; i < 5; ++i) invoke(*stack, "catservice", "panel");
+        invoke(*stack, "sleep", "3");  // over the stack's exec_timeout of 2s
+    };
+    traffic();
+    std::set<std::string> empty;
+    for (const auto& [title, expr] : expressions) empty.insert(expr);
+    eventually(
+        [&] {
+            traffic();
+            for (auto it = empty.begin(); it != empty.end();)
+                it = prometheus_query(*stack, *it).empty() ? std::next(it) : empty.erase(it);
+            return empty.empty();
+        },
+        90s);
+    for (const auto& [title, expr] : expressions)
+        CHECK_MESSAGE(empty.count(expr) == 0, "no data for panel '" << title << "': " << expr);
+}
