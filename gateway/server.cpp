@@ -67,7 +67,8 @@ void GatewayServer::guarded(httplib::Response& res, Fn&& fn) {
         plain(res, 409, e.what());
     } catch (const ProviderUnavailable& e) {
         log_line(std::string("Provider error: ") + e.what());
-        plain(res, 500, std::string("Provider error: ") + e.what());
+        // The backing system (dockerd, the disk) failed, not the gateway: 502, as OpenFaaS.
+        plain(res, 502, std::string("Provider error: ") + e.what());
     } catch (const std::exception& e) {
         log_line(std::string("Internal error: ") + e.what());
         plain(res, 500, std::string("Internal error: ") + e.what());
