@@ -33,22 +33,26 @@ stack_deployed=0
 cleanup() {
   local status=$?
   if [[ ${KEEP_STACK:-0} == 1 ]]; then
-    say "KEEP_STACK=1: leaving stack '$STACK' up"
+    # For tests/bench/swarm_bench.sh and for poking at the stack by hand.
+    if [[ -n ${password:-} ]]; then
+      mkdir -p "$BUILD_DIR"
+      (umask 077 && printf '%s' "$password" >"$BUILD_DIR/e2e-credentials")
+    fi
+    say "KEEP_STACK=1: leaving stack '$STACK' up (admin password in $BUILD_DIR/e2e-credentials)"
     exit "$status"
   fi
   if ((stack_deployed)); then
     say "removing stack $STACK"
+    # Functions a failed test or benchmark left behind (theirs are named e2e-* and bench-*).
+    for service in $(docker service ls --filter label=function=true --format '{{.Name}}' 2>/dev/null); do
+      case $service in e2e-* | bench-*) docker service rm "$service" >/dev/null 2>&1 || true ;; esac
+    done
     docker stack rm "$STACK" >/dev/null 2>&1 || true
     # Its containers and network go asynchronously; secrets can go once they have.
     for _ in $(seq 1 60); do
       [[ -z $(docker ps -q --filter "label=com.docker.stack.namespace=$STACK") ]] &&
         [[ -z $(docker network ls -q --filter "label=com.docker.stack.namespace=$STACK") ]] && break
       sleep 1
-    done
-    # Functions the tests deployed (not part of the stack) are gone with the stack's network
-    # only if removed; remove any the tests left behind.
-    for service in $(docker service ls -q --filter label=function=true 2>/dev/null); do
-      docker service rm "$service" >/dev/null 2>&1 || true
     done
     docker secret rm basic-auth-user basic-auth-password >/dev/null 2>&1 || true
   fi

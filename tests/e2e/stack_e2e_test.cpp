@@ -68,6 +68,11 @@ TEST_CASE("every sample function answers by path and by X-Function") {
         CHECK(res->body == "via header");
     }
     CHECK(invoke(*stack, "no-such-function", "x").first == 404);
+
+    auto info = gateway(*stack).Get("/system/info");
+    REQUIRE(info);
+    CHECK(info->status == 200);
+    CHECK(json::parse(info->body)["provider"]["provider"] == "faas-swarm");
 }
 
 TEST_CASE("basic auth guards the admin API and leaves functions open") {
@@ -244,6 +249,30 @@ TEST_CASE("system logs return the watchdog's lines") {
         },
         20s);
     CHECK(found);
+    // Following: a line written after the request began arrives on the open stream.
+    std::string followed;
+    auto follower = gateway(*stack);
+    follower.set_read_timeout(15);
+    std::atomic<bool> marker_seen{false};
+    std::thread caller([&] {
+        for (int i = 0; i < 40 && !marker_seen; ++i) {
+            invoke(*stack, "catservice", "follow me");
+            std::this_thread::sleep_for(250ms);
+        }
+    });
+    auto start = std::chrono::system_clock::now();
+    follower.Get("/system/logs?name=catservice&follow=true&tail=0",
+                 [&](const char* data, std::size_t length) {
+                     followed.append(data, length);
+                     bool done = followed.find("Forking fprocess.") != std::string::npos ||
+                                 std::chrono::system_clock::now() - start > 10s;
+                     if (done) marker_seen = true;
+                     return !done;
+                 });
+    marker_seen = true;
+    caller.join();
+    CHECK(followed.find("Forking fprocess.") != std::string::npos);
+
     auto res = gateway(*stack).Get("/system/logs?name=no-such-function");
     REQUIRE(res);
     CHECK(res->status == 404);
@@ -327,6 +356,50 @@ TEST_CASE("an alert posted to /system/alert scales a function up and back") {
     remove_function(*stack, name);
 }
 
+TEST_CASE("high load fires APIHighInvocationRate and Alertmanager scales the function up and back") {
+    auto stack = stack_or_skip();
+    if (!stack) return;
+    const std::string name = "e2e-autoscale";
+    remove_function(*stack, name);
+    json deployment = {{"service", name},
+                       {"image", "faas/catservice:latest"},
+                       {"labels",
+                        {{"com.openfaas.scale.min", "1"},
+                         {"com.openfaas.scale.max", "3"},
+                         {"com.openfaas.scale.factor", "50"}}}};
+    REQUIRE(deploy_and_wait(*stack, deployment, 1, 90s));
+
+    // Well over 5 calls a second until the alert has gone through Prometheus (5 s scrapes,
+    // 10 s rate, for: 5s) and Alertmanager (group_wait 5s) to /system/alert.
+    std::atomic<bool> stop{false};
+    std::thread load([&] {
+        auto client = gateway(*stack, false);
+        for (int i = 0; i < 1'000'000 && !stop; ++i) {
+            client.Post("/function/" + name, "load", "text/plain");
+            std::this_thread::sleep_for(5ms);
+        }
+    });
+    auto t0 = std::chrono::steady_clock::now();
+    bool scaled_up = eventually(
+        [&] {
+            auto status = function_status(*stack, name);
+            return status && status->value("replicas", 0) > 1;
+        },
+        90s);
+    auto up_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    stop = true;
+    load.join();
+    CHECK(scaled_up);
+    auto t1 = std::chrono::steady_clock::now();
+    bool scaled_down = eventually([&] { return available(*stack, name, 1); }, 120s);
+    CHECK(scaled_down);
+    report("autoscaling through Prometheus and Alertmanager: scaled up " +
+           std::to_string(up_seconds) + " s after load began, back to 1 replica " +
+           std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count()) +
+           " s after it stopped");
+    remove_function(*stack, name);
+}
+
 TEST_CASE("Prometheus scraped the invocation counter of an invoked function") {
     auto stack = stack_or_skip();
     if (!stack) return;
@@ -372,4 +445,42 @@ TEST_CASE("every Grafana panel's expression returns data from the stack's Promet
         90s);
     for (const auto& [title, expr] : expressions)
         CHECK_MESSAGE(empty.count(expr) == 0, "no data for panel '" << title << "': " << expr);
+}
+
+TEST_CASE("while dockerd is frozen the admin API fails clearly and functions keep answering") {
+    auto stack = stack_or_skip();
+    if (!stack) return;
+    REQUIRE(invoke(*stack, "catservice", "before").first == 200);
+    auto [pid_code, pid] = shell("cat /var/run/docker.pid 2>/dev/null || pidof dockerd");
+    REQUIRE(pid_code == 0);
+    REQUIRE_FALSE(pid.empty());
+    // SIGSTOP: the socket still accepts connections but nothing answers, the worst case for a
+    // client. Containers (containerd) and the overlay data plane (the kernel) keep running.
+    struct Thaw {
+        std::string pid;
+        ~Thaw() { shell("kill -CONT " + pid); }
+    } thaw{pid};
+    REQUIRE(shell("kill -STOP " + pid).first == 0);
+
+    auto t0 = std::chrono::steady_clock::now();
+    auto res = gateway(*stack).Get("/system/functions");
+    auto admin_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    REQUIRE(res);
+    CHECK((res->status == 502 || res->status == 503));
+    CHECK(res->body.find("Docker") != std::string::npos);
+    CHECK(admin_seconds < 10);
+    int ok = 0;
+    for (int i = 0; i < 50; ++i) ok += invoke(*stack, "catservice", "frozen").first == 200;
+    CHECK(ok == 50);
+    report("dockerd frozen: /system/functions answered " + std::to_string(res->status) + " in " +
+           std::to_string(admin_seconds) + " s; " + std::to_string(ok) + "/50 invocations ok");
+
+    shell("kill -CONT " + pid);
+    CHECK(eventually(
+        [&] {
+            auto again = gateway(*stack).Get("/system/functions");
+            return again && again->status == 200;
+        },
+        30s));
+    CHECK(invoke(*stack, "catservice", "after").first == 200);
 }
