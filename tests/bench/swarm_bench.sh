@@ -3,7 +3,7 @@
 #
 #   catservice through the gateway (client -> gateway task -> function task over the overlay),
 #   wrk with keep-alive, 1 KiB POST bodies: requests/s, p50 and p99 at concurrency 8 and 64,
-#   with 1 and with 3 replicas;
+#   with 1 and with 3 replicas, via 127.0.0.1:8080 (docker-proxy) and via the task's IP;
 #   time from POST /system/functions to the first 200 of a new function (median of RUNS);
 #   image sizes of faas/watchdog, faas/catservice and faas/gateway.
 #
@@ -61,14 +61,26 @@ wrk.body = io.open("$work/body"):read("a")
 wrk.headers["Content-Type"] = "text/plain"
 EOF
 
-printf '%-26s %6s %10s %10s %10s %7s %7s\n' "catservice via gateway" conc "req/s" "p50 ms" "p99 ms" non2xx errors
+# 127.0.0.1:8080 goes through docker-proxy (Docker's userland proxy serves loopback clients of
+# a published port); a client on another host reaches the gateway task by DNAT instead. The
+# second path measures that: the gateway task's address on docker_gwbridge, from this host.
+gateway_task=$(docker ps -q --no-trunc --filter label=com.docker.swarm.service.name=func_gateway | head -n 1)
+bridge_ip=$(docker network inspect docker_gwbridge -f '{{json .Containers}}' |
+  python3 -c "import json,sys; print(json.load(sys.stdin)['$gateway_task']['IPv4Address'].split('/')[0])" 2>/dev/null || true)
+paths=("127.0.0.1:8080=$gateway")
+[[ -n $bridge_ip ]] && paths+=("task-ip:8080=http://$bridge_ip:8080")
+
+printf '%-32s %6s %10s %10s %10s %7s %7s\n' "catservice via gateway" conc "req/s" "p50 ms" "p99 ms" non2xx errors
 for replicas in 1 3; do
   scale_to catservice "$replicas"
   run_wrk 8 2 "$gateway/function/catservice" "$work/post.lua" >/dev/null # warm up
-  for conc in 8 64; do
-    read -r rps p50 p99 non2xx errors < <(run_wrk "$conc" "$duration" "$gateway/function/catservice" "$work/post.lua")
-    printf '%-26s %6s %10s %10.2f %10.2f %7s %7s\n' "$replicas replica(s)" "$conc" "$rps" \
-      "$(echo "$p50 / 1000" | bc -l)" "$(echo "$p99 / 1000" | bc -l)" "$non2xx" "$errors"
+  for path in "${paths[@]}"; do
+    label=${path%%=*} base=${path#*=}
+    for conc in 8 64; do
+      read -r rps p50 p99 non2xx errors < <(run_wrk "$conc" "$duration" "$base/function/catservice" "$work/post.lua")
+      printf '%-32s %6s %10s %10.2f %10.2f %7s %7s\n' "$replicas replica(s), $label" "$conc" "$rps" \
+        "$(echo "$p50 / 1000" | bc -l)" "$(echo "$p99 / 1000" | bc -l)" "$non2xx" "$errors"
+    done
   done
 done
 scale_to catservice 1
