@@ -42,6 +42,19 @@ ProcessSession::ErrorHandler stderr_logger() {
 ForkHandler::ForkHandler(const Config& config, std::vector<std::string> base_env)
     : config_(config), base_env_(std::move(base_env)) {}
 
+std::unique_ptr<ChildProcess> ForkHandler::start_child(const std::vector<std::string>& env,
+                                                       httplib::Response& res) const {
+    faas::log_line("Forking fprocess.");
+    try {
+        return std::make_unique<ChildProcess>(config_.argv, env, config_.combine_output);
+    } catch (const SpawnError& e) {
+        faas::log_line(std::string("Failed to start process: ") + e.what());
+        res.status = 500;
+        res.set_content(std::string("Failed to start process: ") + e.what() + "\n", "text/plain");
+        return nullptr;
+    }
+}
+
 std::string ForkHandler::response_content_type(const httplib::Request& req) const {
     if (!config_.content_type.empty()) return config_.content_type;
     return req.get_header_value("Content-Type");
@@ -54,16 +67,8 @@ void ForkHandler::serve_buffered(const httplib::Request& req, httplib::Response&
     auto env = build_child_env(base_env_, req, facts_of(req, body.size()), config_.cgi_headers);
     if (config_.write_debug) faas::log_line("Query: " + req.target + "\nBody: " + body);
 
-    faas::log_line("Forking fprocess.");
-    std::unique_ptr<ChildProcess> child;
-    try {
-        child = std::make_unique<ChildProcess>(config_.argv, env, config_.combine_output);
-    } catch (const SpawnError& e) {
-        faas::log_line(std::string("Failed to start process: ") + e.what());
-        res.status = 500;
-        res.set_content(std::string("Failed to start process: ") + e.what() + "\n", "text/plain");
-        return;
-    }
+    auto child = start_child(env, res);
+    if (!child) return;
 
     std::string output;
     std::optional<Clock::time_point> deadline;
@@ -121,16 +126,8 @@ void ForkHandler::serve_streaming(const httplib::Request& req, httplib::Response
                                   const httplib::ContentReader* reader) const {
     auto started = Clock::now();
     auto env = build_child_env(base_env_, req, facts_of(req, std::nullopt), config_.cgi_headers);
-    faas::log_line("Forking fprocess.");
-    std::shared_ptr<ChildProcess> child;
-    try {
-        child = std::make_shared<ChildProcess>(config_.argv, env, config_.combine_output);
-    } catch (const SpawnError& e) {
-        faas::log_line(std::string("Failed to start process: ") + e.what());
-        res.status = 500;
-        res.set_content(std::string("Failed to start process: ") + e.what() + "\n", "text/plain");
-        return;
-    }
+    std::shared_ptr<ChildProcess> child = start_child(env, res);
+    if (!child) return;
     std::string content_type = response_content_type(req);
     if (content_type.empty()) content_type = "application/octet-stream";
 

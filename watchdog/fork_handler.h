@@ -4,9 +4,11 @@
 
 #include <httplib.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "child_process.h"
 #include "config.h"
 
 namespace faas::watchdog {
@@ -25,6 +27,8 @@ public:
                          const httplib::ContentReader* reader) const;
 
 private:
+    /// Starts fprocess, or answers 500 and returns null when it cannot be started.
+    std::unique_ptr<ChildProcess> start_child(const std::vector<std::string>& env, httplib::Response& res) const;
     std::string response_content_type(const httplib::Request& req) const;
 
     const Config& config_;
