@@ -179,6 +179,18 @@ private:
 
 SwarmProvider::SwarmProvider(SwarmProviderOptions options)
     : options_(std::move(options)), docker_(options_.docker) {
+    // One attempt before serving, so the first calls after a restart find their functions
+    // instead of a 404; with dockerd away the gateway starts anyway and the refresher retries.
+    try {
+        network_id();
+    } catch (const std::exception&) {
+        // No network yet, or no engine: the refresher tries again.
+    }
+    try {
+        refresh_now();
+    } catch (const std::exception& e) {
+        log_line(std::string("Docker engine not reachable at start-up, will keep trying: ") + e.what());
+    }
     refresher_ = std::thread([this] { refresher(); });
 }
 

@@ -40,7 +40,8 @@ struct SwarmProviderOptions {
 
 class SwarmProvider final : public FunctionProvider {
 public:
-    /// Does not need Docker to be up: the first refresh happens in the background.
+    /// Tries one refresh (bounded by the Docker timeouts) so a restarted gateway knows its
+    /// functions before it serves; does not need Docker to be up.
     explicit SwarmProvider(SwarmProviderOptions options);
     ~SwarmProvider() override;
 

@@ -484,3 +484,32 @@ TEST_CASE("while dockerd is frozen the admin API fails clearly and functions kee
         30s));
     CHECK(invoke(*stack, "catservice", "after").first == 200);
 }
+
+TEST_CASE("a gateway killed and restarted by Swarm serves its functions from its first request") {
+    auto stack = stack_or_skip();
+    if (!stack) return;
+    auto [ps_code, task] = shell("docker ps -q --filter label=com.docker.swarm.service.name=" +
+                                 stack->stack_name + "_gateway | head -n 1");
+    REQUIRE(ps_code == 0);
+    REQUIRE_FALSE(task.empty());
+    REQUIRE(shell("docker kill " + task + " >/dev/null 2>&1").first == 0);
+    auto t0 = std::chrono::steady_clock::now();
+    // Down first (so the next success is the new task), then up again.
+    eventually([&] { return !gateway(*stack, false).Get("/healthz"); }, 10s);
+    int status = 0;
+    bool answered = eventually(
+        [&] {
+            auto client = gateway(*stack, false);
+            client.set_connection_timeout(1);
+            auto res = client.Post("/function/catservice", "first", "text/plain");
+            if (!res) return false;  // not listening yet
+            status = res->status;
+            return true;
+        },
+        60s);
+    REQUIRE(answered);
+    CHECK(status == 200);  // not 404: the functions are known before the first request
+    report("gateway killed: first invocation answered " + std::to_string(status) + " " +
+           std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()) +
+           " s after the kill");
+}
