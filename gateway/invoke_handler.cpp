@@ -1,6 +1,7 @@
 // Function invocation.
 #include "invoke_handler.h"
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -10,13 +11,22 @@
 namespace faas::gateway {
 namespace {
 
+// ASCII only, as HTTP field names are: std::tolower would consult the locale per character.
+char lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
 bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) !=
-            std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
+        if (lower(a[i]) != lower(b[i])) return false;
     return true;
+}
+
+// Headers the gateway sets on every answer: a function's own are dropped.
+bool is_call_header(std::string_view name) {
+    return iequals(name, "X-Call-Id") || iequals(name, "X-Start-Time") ||
+           iequals(name, "X-Duration-Seconds");
 }
 
 // Is `name` listed in a Connection header value ("close, X-Foo")? Those are hop-by-hop too.
@@ -47,11 +57,18 @@ std::string new_uuid() {
     std::uint64_t low = random();
     high = (high & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
     low = (low & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;    // RFC 4122 variant
-    char text[37];
-    std::snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%012llx",
-                  static_cast<unsigned>(high >> 32), static_cast<unsigned>((high >> 16) & 0xFFFF),
-                  static_cast<unsigned>(high & 0xFFFF), static_cast<unsigned>(low >> 48),
-                  static_cast<unsigned long long>(low & 0xFFFFFFFFFFFFULL));
+    // 8-4-4-4-12 hex digits, most significant first.
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string text(36, '-');
+    std::size_t at = 0;
+    for (int nibble = 15; nibble >= 0; --nibble) {
+        if (at == 8 || at == 13 || at == 18) ++at;
+        text[at++] = kHex[(high >> (nibble * 4)) & 0xF];
+    }
+    for (int nibble = 15; nibble >= 0; --nibble) {
+        if (at == 23) ++at;
+        text[at++] = kHex[(low >> (nibble * 4)) & 0xF];
+    }
     return text;
 }
 
@@ -110,13 +127,15 @@ void InvokeHandler::invoke(const httplib::Request& req, httplib::Response& res,
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         metrics_.invocation_finished(function, code, seconds);
         char duration[32];
-        std::snprintf(duration, sizeof duration, "%.6f", seconds);
-        res.set_header("X-Call-Id", call_id);
-        res.set_header("X-Start-Time",
-                       std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                          wall_start.time_since_epoch())
-                                          .count()));
-        res.set_header("X-Duration-Seconds", duration);
+        auto duration_end = std::to_chars(duration, duration + sizeof duration, seconds,
+                                          std::chars_format::fixed, 6)
+                                .ptr;
+        res.set_header("X-Call-Id", call_id);  // the client's value: checked for CR/LF
+        res.headers.emplace("X-Start-Time",
+                            std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                               wall_start.time_since_epoch())
+                                               .count()));
+        res.headers.emplace("X-Duration-Seconds", std::string(duration, duration_end));
     };
 
     // Only names the provider lists go further: no series, no dial for anything else.
@@ -132,11 +151,16 @@ void InvokeHandler::invoke(const httplib::Request& req, httplib::Response& res,
         return;
     }
 
+    // The upstream request views the client's: header strings are copied once, by the proxy.
     ProxyRequest request;
     request.method = req.method;
     request.path = upstream_path;
     request.body = &body;
-    const std::string connection = req.get_header_value("Connection");
+    request.headers.reserve(req.headers.size() + 3);
+    std::string_view connection;
+    if (auto it = req.headers.find("Connection"); it != req.headers.end()) connection = it->second;
+    std::string_view host;
+    if (auto it = req.headers.find("Host"); it != req.headers.end()) host = it->second;
     std::string forwarded_for;
     for (const auto& [name, value] : req.headers) {
         if (is_synthetic_header(name) || is_hop_by_hop(name) || iequals(name, "X-Call-Id") ||
@@ -149,12 +173,12 @@ void InvokeHandler::invoke(const httplib::Request& req, httplib::Response& res,
         }
         request.headers.emplace_back(name, value);
     }
-    if (!req.remote_addr.empty())
-        forwarded_for =
-            forwarded_for.empty() ? req.remote_addr : forwarded_for + ", " + req.remote_addr;
+    if (!req.remote_addr.empty()) {
+        if (!forwarded_for.empty()) forwarded_for += ", ";
+        forwarded_for += req.remote_addr;
+    }
     if (!forwarded_for.empty()) request.headers.emplace_back("X-Forwarded-For", forwarded_for);
-    if (req.has_header("Host"))
-        request.headers.emplace_back("X-Forwarded-Host", req.get_header_value("Host"));
+    if (req.has_header("Host")) request.headers.emplace_back("X-Forwarded-Host", host);
     request.headers.emplace_back("X-Call-Id", call_id);
 
     ProxyResult result;
@@ -187,9 +211,7 @@ void InvokeHandler::invoke(const httplib::Request& req, httplib::Response& res,
 
     res.status = result.status;
     for (auto& [name, value] : result.headers) {
-        if (iequals(name, "X-Call-Id") || iequals(name, "X-Start-Time") ||
-            iequals(name, "X-Duration-Seconds"))
-            continue;
+        if (is_call_header(name)) continue;
         if (is_hop_by_hop(name)) {
             // A HEAD answer has no body, so its length is only in the header: keep it.
             if (req.method == "HEAD" && iequals(name, "Content-Length"))

@@ -50,17 +50,20 @@ std::vector<std::size_t> LoadBalancer::order(const std::string& function,
 
 LoadBalancer::InflightGuard::InflightGuard(LoadBalancer& balancer, std::string key)
     : balancer_(balancer), key_(std::move(key)) {
+    if (key_.empty()) return;
     std::lock_guard lock(balancer_.inflight_mutex_);
     ++balancer_.inflight_[key_];
 }
 
 LoadBalancer::InflightGuard::~InflightGuard() {
+    if (key_.empty()) return;
     std::lock_guard lock(balancer_.inflight_mutex_);
     auto it = balancer_.inflight_.find(key_);
     if (it != balancer_.inflight_.end() && --it->second <= 0) balancer_.inflight_.erase(it);
 }
 
 LoadBalancer::InflightGuard LoadBalancer::track(const Endpoint& endpoint) {
+    if (policy_ != BalancingPolicy::kLeastInflight) return InflightGuard(*this, {});
     return InflightGuard(*this, key_of(endpoint));
 }
 

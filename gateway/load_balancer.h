@@ -24,7 +24,8 @@ class LoadBalancer {
     std::vector<std::size_t> order(const std::string& function,
                                    const std::vector<Endpoint>& endpoints);
 
-    /// Counts a call in flight to `endpoint` for as long as it lives.
+    /// Counts a call in flight to `endpoint` for as long as it lives. Only least-in-flight
+    /// reads the counts, so under round robin the guard does nothing (no lock, no key).
     class InflightGuard {
       public:
         InflightGuard(LoadBalancer& balancer, std::string key);
@@ -38,7 +39,7 @@ class LoadBalancer {
     };
     InflightGuard track(const Endpoint& endpoint);
 
-    /// Calls in flight to `endpoint` now (for tests and least-in-flight).
+    /// Calls in flight to `endpoint` now (for tests and least-in-flight; 0 under round robin).
     int inflight(const Endpoint& endpoint) const;
 
     /// Drops the round-robin position of a removed function.

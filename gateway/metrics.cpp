@@ -3,6 +3,8 @@
 
 #include <prometheus/text_serializer.h>
 
+#include "routes.h"
+
 namespace faas::gateway {
 namespace {
 
@@ -138,10 +140,11 @@ void Metrics::forget(const std::string& function) {
 
 void Metrics::http_request(std::string_view method, std::string_view route, int status,
                            double seconds) {
-    auto verb = known_method(method);
-    std::string key;
-    key.reserve(verb.size() + route.size() + 6);
-    key.append(verb).append(" ").append(route).append(" ").append(std::to_string(status));
+    // Stored keys must view static strings. known_method returns literals; route_label maps
+    // each of its labels to itself, so its result is the literal for any label it made, and
+    // anything else is counted as "other".
+    const std::string_view label = route_label(route);
+    const HttpKey key{known_method(method), label == route ? label : route_label("other"), status};
     {
         std::shared_lock lock(http_mutex_);
         auto it = http_.find(key);
@@ -154,8 +157,8 @@ void Metrics::http_request(std::string_view method, std::string_view route, int 
     std::unique_lock lock(http_mutex_);
     auto it = http_.find(key);
     if (it == http_.end()) {
-        prometheus::Labels labels{{"method", std::string(verb)},
-                                  {"path", std::string(route)},
+        prometheus::Labels labels{{"method", std::string(key.method)},
+                                  {"path", std::string(key.route)},
                                   {"status", std::to_string(status)}};
         it = http_
                  .emplace(key, HttpSeries{&http_total_.Add(labels),

@@ -66,8 +66,20 @@ class Metrics {
     std::map<std::string, FunctionSeries> functions_;
     std::mutex gauges_mutex_;
     std::map<std::string, prometheus::Gauge*> gauges_;
+    /// Method and route are views of string literals (known_method, route_label), so a key is
+    /// built per request without allocating.
+    struct HttpKey {
+        std::string_view method;
+        std::string_view route;
+        int status;
+        bool operator<(const HttpKey& other) const {
+            if (status != other.status) return status < other.status;
+            if (method != other.method) return method < other.method;
+            return route < other.route;
+        }
+    };
     mutable std::shared_mutex http_mutex_;
-    std::map<std::string, HttpSeries, std::less<>> http_;
+    std::map<HttpKey, HttpSeries> http_;
 };
 
 }  // namespace faas::gateway

@@ -1,5 +1,5 @@
-// Forwards one call to one replica with libcurl. Easy handles are pooled and reused, and a
-// reused handle keeps its keep-alive connections, so steady traffic opens no new sockets.
+// Forwards one call to one replica with libcurl. Handles are pooled and reused, and a reused
+// handle keeps its keep-alive connections, so steady traffic opens no new sockets.
 #pragma once
 
 #include <chrono>
@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -15,11 +16,14 @@
 namespace faas::gateway {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
+/// Headers of a call being forwarded, viewing strings that outlive the call (the client's
+/// request, mostly): nothing is copied until the upstream request is written.
+using HeaderViews = std::vector<std::pair<std::string_view, std::string_view>>;
 
 struct ProxyRequest {
-    std::string method;
-    std::string path;    ///< Upstream path and query, as the client wrote them.
-    HeaderList headers;  ///< Already free of hop-by-hop headers.
+    std::string_view method;
+    std::string_view path;  ///< Upstream path and query, as the client wrote them.
+    HeaderViews headers;    ///< Already free of hop-by-hop headers.
     const std::string* body = nullptr;
 };
 
@@ -56,8 +60,10 @@ class Proxy {
 
     ProxyResult forward(const Endpoint& endpoint, const ProxyRequest& request);
 
-  private:
+    /// A libcurl easy handle in its own multi handle, with its buffers (defined in proxy.cpp).
     struct Handle;
+
+  private:
     std::unique_ptr<Handle> acquire();
     void release(std::unique_ptr<Handle> handle);
 

@@ -57,6 +57,7 @@ struct Upstream {
         server.Get(".*", echo);
         server.Post(".*", echo);
         server.Delete(".*", echo);
+        server.Put(".*", echo);
         server.set_keep_alive_max_count(1000);  // the library default (5) would hide reuse
         port = server.bind_to_any_port("127.0.0.1");
         thread = std::thread([this] { server.listen_after_bind(); });
@@ -86,6 +87,42 @@ TEST_CASE("forwards method, path, query, body and headers; connections are reuse
     CHECK(upstream.last_content_type.empty());  // curl adds no form content type
     CHECK_FALSE(upstream.saw_accept);           // nor an Accept the client did not send
     CHECK(upstream.peers.size() == 1);          // one connection for 20 sequential calls
+}
+
+TEST_CASE("a reused handle carries nothing of the previous call into the next") {
+    // Handles keep their options between calls (no curl_easy_reset): each call must set its
+    // method and body in full.
+    Upstream upstream;
+    Proxy proxy(ProxyOptions{});
+    const Endpoint endpoint{"127.0.0.1", upstream.port};
+    std::string body = "payload";
+    auto call = [&](std::string_view method, const std::string* with) {
+        auto result = proxy.forward(endpoint, ProxyRequest{method, "/m", {}, with});
+        REQUIRE(result.outcome == ProxyOutcome::kOk);
+        std::lock_guard lock(upstream.mutex);
+        return std::pair(upstream.last_method, upstream.last_body);
+    };
+    CHECK(call("POST", &body) == std::pair<std::string, std::string>("POST", "payload"));
+    CHECK(call("GET", nullptr) == std::pair<std::string, std::string>("GET", ""));
+    auto head = proxy.forward(endpoint, ProxyRequest{"HEAD", "/m", {}, nullptr});
+    REQUIRE(head.outcome == ProxyOutcome::kOk);
+    CHECK(head.body.empty());
+    CHECK(call("GET", nullptr) == std::pair<std::string, std::string>("GET", ""));
+    CHECK(call("PUT", &body) == std::pair<std::string, std::string>("PUT", "payload"));
+    CHECK(call("DELETE", nullptr) == std::pair<std::string, std::string>("DELETE", ""));
+    CHECK(call("POST", nullptr) == std::pair<std::string, std::string>("POST", ""));
+    CHECK(call("GET", nullptr) == std::pair<std::string, std::string>("GET", ""));
+}
+
+TEST_CASE("replicas are dialled directly, whatever http_proxy says") {
+    Upstream upstream;
+    Proxy proxy(ProxyOptions{});
+    const std::string dead_proxy = "http://127.0.0.1:" + std::to_string(faas::test::free_port());
+    ::setenv("http_proxy", dead_proxy.c_str(), 1);
+    auto result =
+        proxy.forward(Endpoint{"127.0.0.1", upstream.port}, ProxyRequest{"GET", "/", {}, nullptr});
+    ::unsetenv("http_proxy");
+    CHECK(result.outcome == ProxyOutcome::kOk);
 }
 
 TEST_CASE("a 302 stays a 302 and response headers come back") {
