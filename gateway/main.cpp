@@ -37,6 +37,7 @@ std::map<std::string, std::string> inherited_env(const faas::Env& env) {
 
 int main() {
     using namespace faas::gateway;
+    limit_malloc_arenas();
     ::signal(SIGPIPE, SIG_IGN);
     faas::OsEnv env;
     Config config;

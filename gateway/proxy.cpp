@@ -1,18 +1,17 @@
-// libcurl forwarding with pooled handles, each an easy handle in its own multi handle that this
-// file drives through the socket interface.
+// libcurl forwarding with pooled easy handles. Options that never change are set once per
+// handle, so a call sets only its URL, headers and method: no curl_easy_reset, no re-parsing.
 //
-// Why not curl_easy_perform: it polls a wake-up socket before doing anything, and after every
-// wake-up it polls the connection again to learn what the poll that woke it already said.
-// Driving curl_multi_socket_action ourselves passes readiness along (CURL_CSELECT_IN), which
-// saves two poll(2) calls a request. Options that never change are set once per handle, so
-// there is no curl_easy_reset and no re-parsing of them per call.
+// Not the multi socket interface, although driving curl_multi_socket_action ourselves would
+// save two poll(2) calls a request: every multi handle allocates a ~30 KiB socket hash, and
+// the pool holds one handle per concurrent call (256 handles at 256 connections: +8 MiB RSS).
+// curl_easy_perform's private multi handle is sized for one transfer.
 #include "proxy.h"
 
 #include <curl/curl.h>
-#include <poll.h>
+#include <malloc.h>
 
 #include <algorithm>
-#include <cerrno>
+#include <atomic>
 #include <charconv>
 #include <stdexcept>
 
@@ -77,28 +76,14 @@ struct Proxy::Handle {
     struct EasyDeleter {
         void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
     };
-    struct MultiDeleter {
-        void operator()(CURLM* multi) const { curl_multi_cleanup(multi); }
-    };
-    // Declared before `easy` so that it is destroyed after it: an easy handle must leave its
-    // multi handle first (the destructor removes it).
-    std::unique_ptr<CURLM, MultiDeleter> multi;
     std::unique_ptr<CURL, EasyDeleter> easy;
+
+    std::chrono::steady_clock::time_point released;  ///< When it last went back to the pool.
 
     // The call in progress, for the callbacks.
     ProxyResult* result = nullptr;
     std::uint64_t max_bytes = 0;
     bool too_large = false;
-
-    // What curl asked to be told about (socket callback) and when (timer callback).
-    struct Watch {
-        curl_socket_t fd;
-        int what;
-    };
-    std::vector<Watch> watches;  ///< Kept in step with curl across calls, never cleared here.
-    std::vector<pollfd> poll_fds;
-    bool timer_armed = false;
-    std::chrono::steady_clock::time_point timer_at;
 
     // Reused across calls: the URL and the header lines, kept as one buffer and a node array
     // that is handed to CURLOPT_HTTPHEADER as a list, so building them allocates only while
@@ -108,10 +93,6 @@ struct Proxy::Handle {
     std::string header_text;
     std::vector<std::size_t> header_offsets;
     std::vector<curl_slist> header_nodes;
-
-    ~Handle() {
-        if (multi && easy) curl_multi_remove_handle(multi.get(), easy.get());
-    }
 };
 
 namespace {
@@ -156,28 +137,6 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
     return bytes;
 }
 
-int on_socket(CURL*, curl_socket_t fd, int what, void* user, void*) {
-    auto& watches = static_cast<Proxy::Handle*>(user)->watches;
-    auto it = std::find_if(watches.begin(), watches.end(),
-                           [fd](const Proxy::Handle::Watch& w) { return w.fd == fd; });
-    if (what == CURL_POLL_REMOVE) {
-        if (it != watches.end()) watches.erase(it);
-    } else if (it != watches.end()) {
-        it->what = what;
-    } else {
-        watches.push_back({fd, what});
-    }
-    return 0;
-}
-
-int on_timer(CURLM*, long timeout_ms, void* user) {
-    auto& handle = *static_cast<Proxy::Handle*>(user);
-    handle.timer_armed = timeout_ms >= 0;
-    if (handle.timer_armed)
-        handle.timer_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    return 0;
-}
-
 }  // namespace
 
 Proxy::Proxy(ProxyOptions options) : options_(options) {
@@ -196,14 +155,8 @@ std::unique_ptr<Proxy::Handle> Proxy::acquire() {
         }
     }
     auto handle = std::make_unique<Handle>();
-    handle->multi.reset(curl_multi_init());
     handle->easy.reset(curl_easy_init());
-    if (!handle->multi || !handle->easy) throw std::bad_alloc();
-    CURLM* multi = handle->multi.get();
-    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, handle.get());
-    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(multi, CURLMOPT_TIMERDATA, handle.get());
+    if (!handle->easy) throw std::bad_alloc();
 
     // Everything that is the same for every call, set once for the life of the handle.
     CURL* curl = handle->easy.get();
@@ -221,6 +174,9 @@ std::unique_ptr<Proxy::Handle> Proxy::acquire() {
                      milliseconds(std::min(options_.connect_timeout, options_.timeout)));
     // Below the replicas' 5 s keep-alive: never reuse a connection the server is closing.
     curl_easy_setopt(curl, CURLOPT_MAXAGE_CONN, 3L);
+    // One page-sized receive buffer per handle, as nginx's proxy_buffer_size: libcurl's 16 KiB
+    // default, times one handle per concurrent call, was 4 MiB of RSS at 256 connections.
+    curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 8192L);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, handle.get());
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
@@ -234,72 +190,37 @@ void Proxy::release(std::unique_ptr<Handle> handle) {
     if (handle->header_text.capacity() > kKeep) std::string().swap(handle->header_text);
     if (handle->url.capacity() > kKeep) std::string().swap(handle->url);
     handle->result = nullptr;
-    std::lock_guard lock(pool_mutex_);
-    if (idle_.size() < options_.max_idle_handles) idle_.push_back(std::move(handle));
-}
-
-namespace {
-
-// Runs the transfer added to `multi` until it ends; returns its result code. Bounded: libcurl
-// ends the transfer at CURLOPT_TIMEOUT_MS, and `deadline` (a second later) ends the loop even
-// if it did not.
-CURLcode run_transfer(Proxy::Handle& handle, std::chrono::steady_clock::time_point deadline) {
-    CURLM* multi = handle.multi.get();
-    int running = 1;
-    curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    auto& fds = handle.poll_fds;
-    while (running > 0) {
-        const auto now = std::chrono::steady_clock::now();
-        if (now >= deadline) return CURLE_OPERATION_TIMEDOUT;
-        auto wait = deadline - now;
-        if (handle.timer_armed)
-            wait = std::min<std::chrono::nanoseconds>(wait, handle.timer_at - now);
-        if (wait <= std::chrono::nanoseconds::zero() && handle.timer_armed) {
-            handle.timer_armed = false;
-            curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
-            continue;
+    const auto now = std::chrono::steady_clock::now();
+    handle->released = now;
+    std::vector<std::unique_ptr<Handle>> expired;  // freed outside the lock
+    {
+        std::lock_guard lock(pool_mutex_);
+        // A few of the coldest at a time, so no call pays for freeing a whole burst's worth.
+        for (int i = 0; i < 4 && !idle_.empty() &&
+                        now - idle_.front()->released > options_.idle_handle_lifetime;
+             ++i) {
+            expired.push_back(std::move(idle_.front()));
+            idle_.pop_front();
         }
-        const std::size_t count = handle.watches.size();
-        fds.resize(count);
-        for (std::size_t i = 0; i < count; ++i) {
-            const auto& watch = handle.watches[i];
-            fds[i].fd = watch.fd;
-            fds[i].events = static_cast<short>((watch.what & CURL_POLL_IN ? POLLIN : 0) |
-                                               (watch.what & CURL_POLL_OUT ? POLLOUT : 0));
-            fds[i].revents = 0;
-        }
-        // Round up: a timer 0.4 ms away must not become a busy loop of zero-timeout polls.
-        auto wait_ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
-        int ready =
-            ::poll(fds.data(), count, static_cast<int>(std::clamp<long long>(wait_ms, 0, 1000)));
-        if (ready < 0) {
-            if (errno == EINTR) continue;
-            return CURLE_RECV_ERROR;
-        }
-        if (ready == 0) {
-            if (handle.timer_armed && std::chrono::steady_clock::now() >= handle.timer_at) {
-                handle.timer_armed = false;
-                curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
-            }
-            continue;
-        }
-        for (std::size_t i = 0; i < count && running > 0; ++i) {
-            const short revents = fds[i].revents;
-            if (!revents) continue;
-            int mask = 0;
-            if (revents & (POLLIN | POLLHUP | POLLERR)) mask |= CURL_CSELECT_IN;
-            if (revents & (POLLOUT | POLLHUP | POLLERR)) mask |= CURL_CSELECT_OUT;
-            if (revents & (POLLERR | POLLNVAL)) mask |= CURL_CSELECT_ERR;
-            curl_multi_socket_action(multi, fds[i].fd, mask, &running);
-        }
+        if (idle_.size() < options_.max_idle_handles) idle_.push_back(std::move(handle));
     }
-    int left = 0;
-    while (CURLMsg* message = curl_multi_info_read(multi, &left))
-        if (message->msg == CURLMSG_DONE) return message->data.result;
-    return CURLE_RECV_ERROR;
+    if (expired.empty()) return;
+    expired.clear();
+    // Hand the freed memory back to the system, at most every few seconds: glibc keeps holes
+    // in its arenas otherwise, and RSS would stay at the peak of the last burst.
+    static std::atomic<std::int64_t> last_trim{0};
+    const std::int64_t seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    std::int64_t previous = last_trim.load(std::memory_order_relaxed);
+    if (seconds - previous >= 5 &&
+        last_trim.compare_exchange_strong(previous, seconds, std::memory_order_relaxed))
+        ::malloc_trim(0);
 }
 
-}  // namespace
+std::size_t Proxy::idle_handles() {
+    std::lock_guard lock(pool_mutex_);
+    return idle_.size();
+}
 
 ProxyResult Proxy::forward(const Endpoint& endpoint, const ProxyRequest& request) {
     ProxyResult result;
@@ -373,12 +294,7 @@ ProxyResult Proxy::forward(const Endpoint& endpoint, const ProxyRequest& request
         curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, handle->method.assign(method).c_str());
     }
 
-    CURLcode code = CURLE_FAILED_INIT;
-    if (curl_multi_add_handle(handle->multi.get(), curl) == CURLM_OK) {
-        code = run_transfer(
-            *handle, std::chrono::steady_clock::now() + options_.timeout + std::chrono::seconds(1));
-        curl_multi_remove_handle(handle->multi.get(), curl);
-    }
+    CURLcode code = curl_easy_perform(curl);
     // The list points into buffers the handle keeps: it must not outlive this call in curl.
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));
 

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -49,6 +50,9 @@ struct ProxyOptions {
     std::uint64_t max_response_bytes = 64ULL << 20;
     /// Idle handles kept for reuse; more are freed on release.
     std::size_t max_idle_handles = 512;
+    /// A handle unused this long is freed: its connections are past CURLOPT_MAXAGE_CONN (3 s)
+    /// and would not be reused anyway, so after a burst the pool shrinks back to the load.
+    std::chrono::nanoseconds idle_handle_lifetime = std::chrono::seconds(10);
 };
 
 class Proxy {
@@ -60,6 +64,9 @@ class Proxy {
 
     ProxyResult forward(const Endpoint& endpoint, const ProxyRequest& request);
 
+    /// Handles waiting in the pool now (for tests).
+    std::size_t idle_handles();
+
     /// A libcurl easy handle in its own multi handle, with its buffers (defined in proxy.cpp).
     struct Handle;
 
@@ -69,7 +76,8 @@ class Proxy {
 
     const ProxyOptions options_;
     std::mutex pool_mutex_;
-    std::vector<std::unique_ptr<Handle>> idle_;  ///< LIFO: the warmest connection goes first.
+    /// LIFO: the warmest connection goes first, and the coldest sit at the front.
+    std::deque<std::unique_ptr<Handle>> idle_;
 };
 
 /// True for headers that describe one connection, not the message (RFC 9110 §7.6.1), plus

@@ -1,6 +1,9 @@
 // The gateway's HTTP server.
 #include "server.h"
 
+#include <malloc.h>
+
+#include <algorithm>
 #include <thread>
 
 #include "function_types.h"
@@ -25,6 +28,11 @@ std::pair<time_t, time_t> split_seconds(Duration d) {
 }
 
 }  // namespace
+
+void limit_malloc_arenas() {
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    ::mallopt(M_ARENA_MAX, static_cast<int>(2 * cores));
+}
 
 GatewayServer::GatewayServer(const Config& config, FunctionProvider& provider,
                              std::optional<BasicAuth> auth)

@@ -62,6 +62,7 @@ class StaticProvider final : public FunctionProvider {
 
 // env: port, bench_upstream_port (on 127.0.0.1); the function is called "bench".
 int main() {
+    limit_malloc_arenas();
     ::signal(SIGPIPE, SIG_IGN);
     faas::OsEnv env;
     int upstream_port = faas::get_port(env, "bench_upstream_port", 0);

@@ -114,6 +114,25 @@ TEST_CASE("a reused handle carries nothing of the previous call into the next") 
     CHECK(call("GET", nullptr) == std::pair<std::string, std::string>("GET", ""));
 }
 
+TEST_CASE("handles idle past their lifetime leave the pool") {
+    Upstream upstream;
+    ProxyOptions options;
+    options.idle_handle_lifetime = 50ms;
+    Proxy proxy(options);
+    const Endpoint endpoint{"127.0.0.1", upstream.port};
+    // Two calls at once need two handles; both go back to the pool.
+    std::thread other([&] { proxy.forward(endpoint, ProxyRequest{"GET", "/slow", {}, nullptr}); });
+    CHECK(proxy.forward(endpoint, ProxyRequest{"GET", "/slow", {}, nullptr}).outcome ==
+          ProxyOutcome::kOk);
+    other.join();
+    CHECK(proxy.idle_handles() == 2);
+    std::this_thread::sleep_for(100ms);  // the lifetime itself is what is tested
+    // The next release frees the cold one; the handle just used stays.
+    CHECK(proxy.forward(endpoint, ProxyRequest{"GET", "/", {}, nullptr}).outcome ==
+          ProxyOutcome::kOk);
+    CHECK(proxy.idle_handles() == 1);
+}
+
 TEST_CASE("replicas are dialled directly, whatever http_proxy says") {
     Upstream upstream;
     Proxy proxy(ProxyOptions{});
