@@ -325,6 +325,7 @@ void SwarmProvider::deploy(const FunctionDeployment& deployment) {
     validate(deployment);
     if (find_service(deployment.service))
         throw AlreadyExists("function " + deployment.service + " already exists");
+    check_name_free(deployment.service);
     auto body = build_spec(deployment, replicas).dump();
     auto response = docker_.request("POST", "/services/create", &body, headers);
     if (!response.ok()) fail("creating service " + deployment.service, response);
@@ -335,6 +336,23 @@ void SwarmProvider::deploy(const FunctionDeployment& deployment) {
             Cached{created.is_object() ? created.value("ID", "") : "", {}};
     }
     request_refresh();
+}
+
+void SwarmProvider::check_name_free(const std::string& name) const {
+    // A function named like another service on the network (a stack's "gateway", reachable
+    // as "gateway" through its alias) would share its DNS name and take some of its traffic.
+    auto services = docker_.get_json("/services");
+    if (!services.is_array()) return;
+    for (const auto& service : services) {
+        auto spec = service.value("Spec", json::object());
+        std::string service_name = spec.value("Name", "");
+        std::string stack;
+        if (auto labels = spec.find("Labels"); labels != spec.end() && labels->is_object())
+            stack = labels->value("com.docker.stack.namespace", "");
+        bool alias = !stack.empty() && service_name == stack + "_" + name;
+        if (service_name == name || alias)
+            throw AlreadyExists("the name " + name + " is taken by service " + service_name);
+    }
 }
 
 void SwarmProvider::update_service(const json& service, json spec,
@@ -373,6 +391,13 @@ void SwarmProvider::update(const FunctionDeployment& deployment) {
             for (const auto& [key, value] : labels->items())
                 if (key.rfind("com.docker.", 0) == 0) spec["Labels"][key] = value;
     }
+    // Every PUT rolls the replicas, also when only a local image behind the same tag changed
+    // (nothing in the spec would, and Swarm would do nothing).
+    std::int64_t force = 0;
+    if (auto old_spec = service->find("Spec"); old_spec != service->end() && old_spec->is_object())
+        if (auto task = old_spec->find("TaskTemplate"); task != old_spec->end() && task->is_object())
+            force = task->value("ForceUpdate", std::int64_t{0});
+    spec["TaskTemplate"]["ForceUpdate"] = force + 1;
     update_service(*service, std::move(spec), headers);
     request_refresh();
 }

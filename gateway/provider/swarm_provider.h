@@ -77,6 +77,8 @@ private:
                              const std::vector<nlohmann::json>& tasks) const;
     std::string network_id();
     std::map<std::string, std::string> secret_ids(const std::vector<std::string>& names) const;
+    /// Throws AlreadyExists when another (non-function) service answers to `name`.
+    void check_name_free(const std::string& name) const;
     nlohmann::json build_spec(const FunctionDeployment& deployment, int replicas);
     void update_service(const nlohmann::json& service, nlohmann::json spec,
                         const std::vector<std::string>& headers = {});

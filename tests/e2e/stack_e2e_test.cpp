@@ -2,6 +2,8 @@
 // through the gateway's published port, Prometheus' HTTP API and the docker CLI.
 #include <atomic>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -291,6 +293,8 @@ TEST_CASE("killing a replica under load: the gateway keeps answering from the ot
     std::atomic<bool> stop{false};
     std::atomic<int> ok{0};
     std::atomic<int> failed{0};
+    std::mutex outcomes_mutex;
+    std::map<std::string, int> failures;  // status or transport error -> count
     std::vector<std::thread> clients;
     for (int c = 0; c < 4; ++c)
         clients.emplace_back([&] {
@@ -298,7 +302,13 @@ TEST_CASE("killing a replica under load: the gateway keeps answering from the ot
             client.set_read_timeout(10);
             for (int i = 0; i < 100'000 && !stop; ++i) {
                 auto res = client.Post("/function/" + name, "load", "text/plain");
-                (res && res->status == 200 && res->body == "load" ? ok : failed)++;
+                if (res && res->status == 200 && res->body == "load") {
+                    ++ok;
+                    continue;
+                }
+                ++failed;
+                std::lock_guard lock(outcomes_mutex);
+                ++failures[res ? std::to_string(res->status) : httplib::to_string(res.error())];
             }
         });
     auto load_for = [&](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
@@ -307,10 +317,10 @@ TEST_CASE("killing a replica under load: the gateway keeps answering from the ot
         shell("docker ps -q --filter label=com.openfaas.function=" + name + " | head -n 1");
     REQUIRE(ps_code == 0);
     REQUIRE_FALSE(containers.empty());
-    auto [kill_code, killed] = shell("docker kill " + containers + " 2>&1");
-    CHECK(kill_code == 0);
     int ok_at_kill = ok.load();
     int failed_at_kill = failed.load();
+    auto [kill_code, killed] = shell("docker kill " + containers + " 2>&1");
+    CHECK(kill_code == 0);
     load_for(8s);  // Swarm notices, the gateway drops the dead IP, a new task starts
     int failed_after_settle = failed.load();
     load_for(4s);
@@ -318,7 +328,12 @@ TEST_CASE("killing a replica under load: the gateway keeps answering from the ot
     for (auto& t : clients) t.join();
     report("replica killed under load (4 clients, 1 of 3 replicas): " + std::to_string(ok.load()) +
            " ok, " + std::to_string(failed.load()) + " failed (" + std::to_string(failed_at_kill) +
-           " before the kill, " + std::to_string(ok.load() - ok_at_kill) + " ok after it)");
+           " before the kill, " + std::to_string(ok.load() - ok_at_kill) + " ok after it)" +
+           [&] {
+               std::string text;
+               for (const auto& [what, count] : failures) text += "; " + what + ": " + std::to_string(count);
+               return text;
+           }());
     CHECK(failed_at_kill == 0);
     CHECK(ok.load() - ok_at_kill > 0);
     // Once the gateway has seen the task die, nothing more fails.

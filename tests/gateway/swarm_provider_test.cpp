@@ -141,6 +141,9 @@ private:
 
 // One function "echo" (service s1) with two running tasks on network "fn".
 std::pair<int, std::string> one_function(const FakeRequest& request) {
+    if (request.target == "/v1.41/services")  // unfiltered: the stack's gateway too
+        return {200, R"([{"ID":"s1","Spec":{"Name":"echo","Labels":{"function":"true"}}},
+            {"ID":"g1","Spec":{"Name":"func_gateway","Labels":{"com.docker.stack.namespace":"func"}}}])"};
     if (request.target.find("/services?") != std::string::npos)
         return {200, R"([{"ID":"s1","CreatedAt":"2026-01-01T00:00:00Z","Spec":{"Name":"echo",
             "Labels":{"function":"true","com.openfaas.function":"echo"},
@@ -275,6 +278,9 @@ TEST_CASE("deploy posts a spec on the labelled network with secret IDs") {
     CHECK_THROWS_AS(provider.deploy(parse_deployment(
                         R"({"service":"other","image":"x","secrets":["missing"]})", "openfaas-fn")),
                     NotFound);
+    // "gateway" is the stack gateway's DNS alias on the functions network.
+    CHECK_THROWS_AS(provider.deploy(parse_deployment(R"({"service":"gateway","image":"x"})", "openfaas-fn")),
+                    AlreadyExists);
     CHECK_THROWS_AS(provider.scale("nope", 1), NotFound);
     CHECK_THROWS_AS(provider.remove("nope"), NotFound);
 }
