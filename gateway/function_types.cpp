@@ -11,7 +11,23 @@ namespace {
 using nlohmann::json;
 
 json parse_object(const std::string& body) {
-    auto parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    // nlohmann parses deep nesting without recursion, but copying or dumping the document does
+    // recurse (a deployment's raw object is copied into its status and dumped to disk): 100k
+    // levels of '[' overflowed the stack. Nothing in these documents goes this deep.
+    bool too_deep = false;
+    json::parser_callback_t limit_depth = [&too_deep](int depth, json::parse_event_t event, json&) {
+        if ((event == json::parse_event_t::object_start ||
+             event == json::parse_event_t::array_start) &&
+            depth >= kMaxJsonDepth) {
+            too_deep = true;
+            return false;  // skipped, not built
+        }
+        return true;
+    };
+    auto parsed = json::parse(body, limit_depth, /*allow_exceptions=*/false);
+    if (too_deep)
+        throw BadRequest("JSON in request body is nested deeper than " +
+                         std::to_string(kMaxJsonDepth) + " levels");
     if (parsed.is_discarded()) throw BadRequest("malformed JSON in request body");
     if (!parsed.is_object()) throw BadRequest("request body must be a JSON object");
     return parsed;

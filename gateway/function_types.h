@@ -12,6 +12,9 @@
 
 namespace faas::gateway {
 
+/// Admin API documents nested deeper than this are refused (400) before they are built.
+inline constexpr int kMaxJsonDepth = 64;
+
 /// A request body the API cannot accept: 400 with this message.
 class BadRequest : public std::runtime_error {
   public:

@@ -73,3 +73,27 @@ TEST_CASE("base64 decoding") {
     CHECK(base64_decode("YQ==") == "a");
     CHECK_FALSE(base64_decode("!!!!"));
 }
+
+TEST_CASE("documents nested too deep are 400s, not a stack overflow") {
+    // Regression: the deployment's raw object is copied (recursively) into its status; 100k
+    // levels of nesting in any field crashed the gateway before the depth limit.
+    auto nested = [](int depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+    const std::string deep = nested(100000);
+    CHECK_THROWS_AS(parse_deployment(R"({"service":"a","image":"b","x":)" + deep + "}", "ns"),
+                    BadRequest);
+    CHECK_THROWS_AS(parse_scale_request(R"({"serviceName":"a","replicas":1,"x":)" + deep + "}"),
+                    BadRequest);
+    CHECK_THROWS_AS(parse_delete_request(R"({"functionName":"a","x":)" + deep + "}", "ns"),
+                    BadRequest);
+    CHECK_THROWS_AS(
+        parse_secret_request(R"({"name":"a","value":"v","x":)" + deep + "}", "ns", true),
+        BadRequest);
+    CHECK_THROWS_AS(
+        parse_deployment(R"({"service":"a","image":"b","x":)" + nested(kMaxJsonDepth) + "}", "ns"),
+        BadRequest);
+    // Anything a real document needs still passes, and is echoed as sent.
+    auto deployment = parse_deployment(
+        R"({"service":"a","image":"b","x":)" + nested(kMaxJsonDepth - 2) + "}", "ns");
+    FunctionRecord record{deployment, 1, 1, "2026-11-21T10:30:51Z"};
+    CHECK(status_json(record, "ns", 0)["x"].dump() == nested(kMaxJsonDepth - 2));
+}

@@ -1,0 +1,67 @@
+// Fuzz target: the admin API's JSON bodies (deploy/update, scale, delete, secrets) and the
+// Alertmanager webhook, as untrusted bytes. Whatever parses must satisfy what the providers
+// rely on, and a status must round-trip through JSON text.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "alert.h"
+#include "function_types.h"
+#include "routes.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    using namespace faas::gateway;
+    const std::string body(reinterpret_cast<const char*>(data), size);
+    const std::string served = "openfaas-fn";
+
+    try {
+        auto deployment = parse_deployment(body, served);
+        if (!is_valid_name(deployment.service) || deployment.image.empty()) __builtin_trap();
+        for (const auto& secret : deployment.secrets)
+            if (!is_valid_secret_name(secret)) __builtin_trap();
+        FunctionRecord record{deployment, 1, 1, "2026-11-21T10:30:51Z"};
+        auto status = status_json(record, served, 3);
+        if (status.contains("registryAuth") || status["name"] != deployment.service)
+            __builtin_trap();
+        // What the local provider persists and reads back must validate again.
+        auto again = deployment_from_json(nlohmann::json::parse(deployment.raw.dump()), served);
+        if (again.service != deployment.service) __builtin_trap();
+    } catch (const BadRequest&) {
+    }
+    try {
+        auto scale = parse_scale_request(body);
+        if (scale.replicas < 0) __builtin_trap();
+    } catch (const BadRequest&) {
+    }
+    try {
+        if (!is_valid_name(parse_delete_request(body, served))) __builtin_trap();
+    } catch (const BadRequest&) {
+    }
+    try {
+        auto secret = parse_secret_request(body, served, true);
+        if (!is_valid_secret_name(secret.name) || !secret.value) __builtin_trap();
+    } catch (const BadRequest&) {
+    }
+    try {
+        for (const auto& alert : parse_alerts(body))
+            (void)parse_function_name(alert.function_name, served);
+    } catch (const BadRequest&) {
+    }
+    return 0;
+}
+
+std::vector<std::string> fuzz_seeds() {
+    return {
+        R"({"service":"echo","image":"functions/echo:latest","envProcess":"cat","envVars":{"a":"1"},"labels":{"com.openfaas.scale.min":"2"},"annotations":{"x":"y"},"constraints":[],"limits":{"memory":"128m"},"readOnlyRootFilesystem":true,"secrets":["api-key"],"namespace":"openfaas-fn","registryAuth":"x"})",
+        R"({"service":"a","image":"b","x":)" + std::string(200, '[') + std::string(200, ']') + "}",
+        R"({"serviceName":"echo","replicas":3})",
+        R"({"serviceName":"echo","replicas":-1})",
+        R"({"functionName":"echo","namespace":"openfaas-fn"})",
+        R"({"name":"api-key","value":"s3cret"})",
+        R"({"name":"api-key","rawValue":"czNjcmV0"})",
+        R"({"receiver":"scale-up","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"APIHighInvocationRate","function_name":"echo"}}]})",
+        R"({"alerts":[{"status":"resolved","labels":{"function_name":"echo.openfaas-fn"}}]})",
+        "[]",
+        "{\"service\":\"\\u0000\"}",
+    };
+}
