@@ -1,11 +1,28 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: installs what is missing, builds the debug preset
-# (warnings as errors) and the ASan+UBSan preset, and runs every CTest test in both.
-# Ends with CTest's summary line. Usage: scripts/test.sh
+# The whole test suite, as CI runs it:
+#   1. installs what is missing (scripts/install-deps.sh);
+#   2. builds the debug preset (warnings as errors) and the ASan+UBSan preset, and runs every
+#      unit and integration test in both;
+#   3. runs the end-to-end tests on a real Docker Swarm (scripts/e2e.sh: images, stack deploy,
+#      ctest -L e2e). In CI (CI=true) Docker is installed and they must pass; on a machine
+#      without a running Docker engine they are skipped, and the summary says so.
+# Ends with one line adding up every CTest run: "total: N passed, N failed".
+# Usage: scripts/test.sh       (FAAS_E2E=0 skips step 3, FAAS_E2E=1 forces it)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/install-deps.sh
+
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+status=0
+
+# Runs a command, echoing its output, and keeps CTest's summary lines for the total.
+run_ctest() {
+  local rc=0
+  "$@" 2>&1 | tee -a "$results" || rc=$?
+  [ "$rc" -eq 0 ] || status=1
+}
 
 jobs=$(nproc)
 for preset in debug asan; do
@@ -13,10 +30,23 @@ for preset in debug asan; do
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset" -j "$jobs"
 done
-
-status=0
 for preset in debug asan; do
-  echo "[test] === preset $preset: ctest ==="
-  ctest --preset "$preset" || status=$?
+  echo "[test] === preset $preset: unit and integration tests ==="
+  run_ctest ctest --preset "$preset" -LE e2e
 done
+
+e2e=${FAAS_E2E:-auto}
+if [ "$e2e" = auto ]; then
+  if [ "${CI:-}" = true ] || docker info >/dev/null 2>&1; then e2e=1; else e2e=0; fi
+fi
+if [ "$e2e" = 1 ]; then
+  echo "[test] === e2e: real Docker Swarm ==="
+  run_ctest scripts/e2e.sh
+else
+  echo "[test] === e2e: NOT RUN: no Docker engine is running here (CI=true or FAAS_E2E=1 installs one and runs them) ==="
+fi
+
+awk '/tests passed, [0-9]+ tests failed out of [0-9]+/ {
+       failed += $4; total += $NF }
+     END { printf "total: %d passed, %d failed\n", total - failed, failed }' "$results"
 exit $status
