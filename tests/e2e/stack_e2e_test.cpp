@@ -182,6 +182,33 @@ TEST_CASE("a function is deployed, read, listed, updated, scaled and removed thr
     CHECK(eventually([&] { return available(*stack, name, 1); }, 90s));
     CHECK(invoke(*stack, name, "").first == 200);
 
+    // PUT of the same deployment still rolls the replica (a rebuilt local image keeps its tag).
+    // Scaled-down replicas drain for a moment (and the gateway's view lags up to a second).
+    std::set<std::string> before;
+    CHECK(eventually(
+        [&] {
+            before = hostnames_seen(*stack, name, 4);
+            return before.size() == 1;
+        },
+        30s));
+    REQUIRE(before.size() == 1);
+    res = gateway(*stack).Put("/system/functions", deployment.dump(), "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 202);
+    CHECK(eventually(
+        [&] {
+            auto now = hostnames_seen(*stack, name, 2);
+            return now.size() == 1 && *now.begin() != *before.begin();
+        },
+        90s));
+
+    // Names other services answer to on the network are not for functions.
+    res = gateway(*stack).Post("/system/functions",
+                               json({{"service", "gateway"}, {"image", kFunctionImage}}).dump(),
+                               "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 409);
+
     auto missing = gateway(*stack).Put(
         "/system/functions", json({{"service", "e2e-missing"}, {"image", kFunctionImage}}).dump(),
         "application/json");
