@@ -11,6 +11,8 @@
 #   7. remove the stack and the secrets, and leave the swarm if step 3 created it
 #
 # Usage: scripts/e2e.sh [ctest arguments...]     e.g. scripts/e2e.sh -R secret
+#        scripts/e2e.sh down      removes what a KEEP_STACK=1 run left (stack, secrets, test
+#                                 functions) and leaves the swarm if that run created it
 # Environment:
 #   BUILD_DIR        CMake build directory for the test binary (default build/e2e)
 #   STACK            stack name (default func; stack.yml names its network func_functions)
@@ -38,7 +40,9 @@ cleanup() {
       mkdir -p "$BUILD_DIR"
       (umask 077 && printf '%s' "$password" >"$BUILD_DIR/e2e-credentials")
     fi
-    say "KEEP_STACK=1: leaving stack '$STACK' up (admin password in $BUILD_DIR/e2e-credentials)"
+    ((swarm_inited_here)) && : >"$BUILD_DIR/e2e-swarm-inited"
+    say "KEEP_STACK=1: leaving stack '$STACK' up (admin password in $BUILD_DIR/e2e-credentials;" \
+      "scripts/e2e.sh down removes it)"
     exit "$status"
   fi
   if ((stack_deployed)); then
@@ -63,6 +67,14 @@ cleanup() {
   exit "$status"
 }
 trap cleanup EXIT
+
+if [[ ${1:-} == down ]]; then
+  docker info >/dev/null 2>&1 || die "docker does not answer"
+  KEEP_STACK=0 stack_deployed=1
+  [[ -e $BUILD_DIR/e2e-swarm-inited ]] && swarm_inited_here=1
+  rm -f "$BUILD_DIR/e2e-swarm-inited" "$BUILD_DIR/e2e-credentials"
+  exit 0 # the EXIT trap removes everything
+fi
 
 start=$SECONDS
 "$REPO/scripts/install-docker.sh"

@@ -7,8 +7,9 @@
 #   time from POST /system/functions to the first 200 of a new function (median of RUNS);
 #   image sizes of faas/watchdog, faas/catservice and faas/gateway.
 #
-#   tests/bench/swarm_bench.sh            needs GATEWAY_PASSWORD, or the credentials file
-#                                         scripts/e2e.sh leaves with KEEP_STACK=1
+#   KEEP_STACK=1 scripts/e2e.sh -R sample    deploy the stack (and run one quick test)
+#   tests/bench/swarm_bench.sh                uses the credentials file that run leaves
+#   scripts/e2e.sh down                       remove the stack, its secrets, the swarm
 # Environment: GATEWAY (http://127.0.0.1:8080), DURATION (10s), RUNS (3).
 # Only 127.0.0.1 is sent traffic; the scaled function is put back to 1 replica and the
 # functions it deploys are removed, also on failure.
