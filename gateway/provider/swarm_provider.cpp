@@ -491,12 +491,17 @@ void SwarmProvider::create_secret(const std::string& name, const std::string& va
     if (!response.ok()) fail("creating secret " + name, response);
 }
 
-void SwarmProvider::update_secret(const std::string& name, const std::string&) {
-    auto names = list_secrets();
-    if (std::find(names.begin(), names.end(), name) == names.end())
-        throw NotFound("secret " + name + " not found");
-    throw Unsupported("Swarm secrets are immutable: remove secret " + name +
-                      " and create it again (functions using it must be removed first)");
+void SwarmProvider::update_secret(const std::string& name, const std::string& value) {
+    // Swarm secrets are immutable: a secret no service mounts is replaced (removed and
+    // created again); one in use cannot change under its running tasks.
+    try {
+        remove_secret(name);
+    } catch (const Unsupported&) {
+        throw Unsupported("Swarm secrets are immutable and " + name +
+                          " is mounted by a function: remove the functions using it, then "
+                          "update it");
+    }
+    create_secret(name, value);
 }
 
 void SwarmProvider::remove_secret(const std::string& name) {

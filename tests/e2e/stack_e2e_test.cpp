@@ -246,6 +246,12 @@ TEST_CASE("a secret created through the API is read by a function") {
                        {"secrets", {secret}}};
     REQUIRE(deploy_and_wait(*stack, deployment, 1, 90s));
     CHECK(invoke(*stack, name, "") == std::pair<int, std::string>{200, "s3cr3t-value"});
+    // In use: Swarm cannot change it under the running task.
+    res = client.Put("/system/secrets", json({{"name", secret}, {"value", "new"}}).dump(),
+                     "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 400);
+    CHECK(invoke(*stack, name, "").second == "s3cr3t-value");
 
     json forbidden = {{"service", "e2e-secret-thief"},
                       {"image", "faas/catservice:latest"},
@@ -254,6 +260,18 @@ TEST_CASE("a secret created through the API is read by a function") {
     REQUIRE(res);
     CHECK(res->status == 404);
 
+    remove_function(*stack, name);
+    // No longer mounted: now it can be replaced.
+    CHECK(eventually(
+        [&] {
+            auto put = client.Put("/system/secrets",
+                                  json({{"name", secret}, {"value", "rotated"}}).dump(),
+                                  "application/json");
+            return put && put->status == 200;
+        },
+        60s));
+    CHECK(deploy_and_wait(*stack, deployment, 1, 90s));
+    CHECK(invoke(*stack, name, "") == std::pair<int, std::string>{200, "rotated"});
     remove_function(*stack, name);
     CHECK(eventually(
         [&] {
