@@ -42,6 +42,8 @@ fi
 if [ "$e2e" = 1 ]; then
   echo "[test] === e2e: real Docker Swarm ==="
   run_ctest scripts/e2e.sh
+elif [ "${FAAS_E2E:-auto}" = 0 ]; then
+  echo "[test] === e2e: NOT RUN: FAAS_E2E=0 ==="
 else
   echo "[test] === e2e: NOT RUN: no Docker engine is running here (CI=true or FAAS_E2E=1 installs one and runs them) ==="
 fi

@@ -219,17 +219,22 @@ TEST_CASE("metrics are served on metrics_port - the function owns /metrics on th
     REQUIRE(own);
     CHECK(own->body == "function-output\n");
     httplib::Client metrics("127.0.0.1", wd.metrics_port);
-    auto res = metrics.Get("/metrics");
-    REQUIRE(res);
-    CHECK(res->status == 200);
-    CHECK(res->body.find("http_requests_total{code=\"200\",method=\"POST\"} 1") != std::string::npos);
-    // GETs: the two above plus the fixture's health probes.
+    // A request is counted once its response is out, so the last one may land a moment after
+    // the client has it: wait for the counts rather than race them.
     const std::string get_series = "http_requests_total{code=\"200\",method=\"GET\"} ";
-    auto at = res->body.find(get_series);
-    REQUIRE(at != std::string::npos);
-    CHECK(std::stoi(res->body.substr(at + get_series.size())) >= 3);
-    CHECK(res->body.find("http_request_duration_seconds_count{code=\"200\",method=\"POST\"} 1") != std::string::npos);
-    CHECK(res->body.find("http_requests_in_flight 0") != std::string::npos);
+    std::string body;
+    auto counted = [&] {
+        auto res = metrics.Get("/metrics");
+        if (!res || res->status != 200) return false;
+        body = res->body;
+        auto at = body.find(get_series);
+        // GETs: the two above plus the fixture's health probes.
+        return at != std::string::npos && std::stoi(body.substr(at + get_series.size())) >= 3 &&
+               body.find("http_requests_in_flight 0") != std::string::npos;
+    };
+    CHECK(faas::test::wait_until(counted, 5s));
+    CHECK(body.find("http_requests_total{code=\"200\",method=\"POST\"} 1") != std::string::npos);
+    CHECK(body.find("http_request_duration_seconds_count{code=\"200\",method=\"POST\"} 1") != std::string::npos);
 }
 
 TEST_CASE("content_type, marshal_request, combine_output and write_debug") {
