@@ -1,6 +1,7 @@
 // Drives one running child: writes the request body to its stdin while draining its stdout
 // (and stderr) so neither side can block the other, enforces the exec deadline and the output
-// bound, and cleans up the child's whole process group when it ends.
+// bound, and cleans up the child's whole process group when it ends. The process must ignore
+// SIGPIPE (fwatchdog's main does), so that writing to a child that has exited is an EPIPE.
 #pragma once
 
 #include <chrono>

@@ -2,6 +2,7 @@
 #include "process_session.h"
 
 #include <doctest/doctest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +13,12 @@ using namespace faas::watchdog;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// As in fwatchdog's main: a write to a child that has gone must be an EPIPE, not a SIGPIPE.
+const bool kSigpipeIgnored = [] {
+    ::signal(SIGPIPE, SIG_IGN);
+    return true;
+}();
 
 struct Run {
     SessionResult result;
