@@ -521,6 +521,17 @@ TEST_CASE("while dockerd is frozen the admin API fails clearly and functions kee
         ~Thaw() { shell("kill -CONT " + pid); }
     } thaw{pid};
     REQUIRE(shell("kill -STOP " + pid).first == 0);
+    // A group stop completes only as each of dockerd's threads gets scheduled (slow on a busy
+    // machine): make sure the engine really is silent before asking the gateway.
+    bool silent = eventually(
+        [&] {
+            shell("kill -STOP " + pid);
+            return shell("grep -q '^State:.*stopped' /proc/" + pid + "/status && "
+                         "! curl -s -m 1 --unix-socket /var/run/docker.sock http://docker/_ping")
+                       .first == 0;
+        },
+        20s);
+    REQUIRE(silent);
 
     auto t0 = std::chrono::steady_clock::now();
     auto res = gateway(*stack).Get("/system/functions");
