@@ -310,7 +310,11 @@ ProxyResult Proxy::forward(const Endpoint& endpoint, const ProxyRequest& request
         result.outcome = ProxyOutcome::kRefused;
         result.error = curl_easy_strerror(code);
     } else if (code == CURLE_OPERATION_TIMEDOUT) {
-        result.outcome = ProxyOutcome::kTimeout;
+        // A replica that died without a word (its task IP gone from the overlay) times out the
+        // connect: nothing was sent, so like a refusal it is safe to try the next replica.
+        curl_off_t connected_after = 0;
+        curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connected_after);
+        result.outcome = connected_after == 0 ? ProxyOutcome::kRefused : ProxyOutcome::kTimeout;
         result.error = curl_easy_strerror(code);
     } else {
         result.outcome = ProxyOutcome::kFailed;

@@ -30,7 +30,8 @@ struct ProxyRequest {
 
 enum class ProxyOutcome {
     kOk,
-    kRefused,   ///< Nothing was sent: safe to try another replica.
+    kRefused,   ///< Never connected (refused, or the connect timed out): nothing was sent,
+                ///< so another replica may be tried.
     kTimeout,   ///< upstream_timeout passed: 504.
     kFailed,    ///< Anything else after the connection was made: 502.
     kTooLarge,  ///< The response passed max_response_bytes: 502.

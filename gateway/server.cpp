@@ -132,6 +132,9 @@ void GatewayServer::route_with_body(const std::string& method, const std::string
 void GatewayServer::register_routes() {
     server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
         request_start = std::chrono::steady_clock::now();
+        // A function's answer is relayed as it stands: cpp-httplib must not cut byte ranges out
+        // of it (the Range header still reaches the function, which may honour it itself).
+        const_cast<httplib::Request&>(req).ranges.clear();
         if (draining_.load(std::memory_order_relaxed)) {
             respond_and_close(res, 503, "The gateway is shutting down\n");
             return httplib::Server::HandlerResponse::Handled;
