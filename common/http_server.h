@@ -10,6 +10,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 namespace faas {
 
@@ -58,6 +59,19 @@ int bind_server(httplib::Server& server, const std::string& host, int port, int 
 /// server parse the body as the next request and desynchronise a proxy that pools connections.
 void respond_and_close(httplib::Response& res, int status, std::string body,
                        const std::string& content_type = "text/plain; charset=utf-8");
+
+/// Case-insensitive comparison of HTTP field names (ASCII only: std::tolower would consult the
+/// locale for every character).
+inline bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+        if (x != y) return false;
+    }
+    return true;
+}
 
 /// True for the headers cpp-httplib adds to every request itself (REMOTE_ADDR and friends).
 bool is_synthetic_header(const std::string& name);

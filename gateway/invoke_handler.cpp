@@ -11,18 +11,6 @@
 namespace faas::gateway {
 namespace {
 
-// ASCII only, as HTTP field names are: std::tolower would consult the locale per character.
-char lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
-
 // Headers the gateway sets on every answer: a function's own are dropped.
 bool is_call_header(std::string_view name) {
     return iequals(name, "X-Call-Id") || iequals(name, "X-Start-Time") ||

@@ -15,19 +15,10 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "http_server.h"
+
 namespace faas::gateway {
 namespace {
-
-char lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
 
 void global_init_once() {
     static const bool initialised = [] {
