@@ -22,6 +22,16 @@
 namespace faas::test {
 namespace fs = std::filesystem;
 
+namespace {
+// A test is a client: a server that answers early and closes (413, 429, ...) must show up as a
+// failed write, not kill the test process with SIGPIPE (cpp-httplib's client sends without
+// MSG_NOSIGNAL).
+const bool kSigpipeIgnored = [] {
+    ::signal(SIGPIPE, SIG_IGN);
+    return true;
+}();
+}  // namespace
+
 TestProcess::TestProcess(std::vector<std::string> argv, std::map<std::string, std::string> env) {
     if (!env.count("PATH")) env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
     if (!env.count("TMPDIR")) env["TMPDIR"] = fs::temp_directory_path().string();
