@@ -15,19 +15,11 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "curl_global.h"
 #include "http_server.h"
 
 namespace faas::gateway {
 namespace {
-
-void global_init_once() {
-    static const bool initialised = [] {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            throw std::runtime_error("curl_global_init failed");
-        return true;
-    }();
-    (void)initialised;
-}
 
 long milliseconds(std::chrono::nanoseconds d) {
     return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
@@ -131,7 +123,7 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
 }  // namespace
 
 Proxy::Proxy(ProxyOptions options) : options_(options) {
-    global_init_once();
+    ensure_curl_initialised();
 }
 
 Proxy::~Proxy() = default;

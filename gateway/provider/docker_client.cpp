@@ -6,6 +6,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "curl_global.h"
+
 namespace faas::gateway {
 namespace {
 
@@ -17,15 +19,6 @@ struct SlistDeleter {
 };
 using CurlHandle = std::unique_ptr<CURL, CurlDeleter>;
 using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
-
-void global_init_once() {
-    static const bool initialised = [] {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            throw std::runtime_error("curl_global_init failed");
-        return true;
-    }();
-    (void)initialised;
-}
 
 void append(Slist& list, const std::string& line) {
     curl_slist* next = curl_slist_append(list.get(), line.c_str());
@@ -110,7 +103,7 @@ std::string DockerResponse::message() const {
 }
 
 DockerClient::DockerClient(DockerClientOptions options) : options_(std::move(options)) {
-    global_init_once();
+    ensure_curl_initialised();
 }
 
 std::string DockerClient::url(const std::string& path) const {
