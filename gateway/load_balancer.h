@@ -32,6 +32,11 @@ class LoadBalancer {
         ~InflightGuard();
         InflightGuard(const InflightGuard&) = delete;
         InflightGuard& operator=(const InflightGuard&) = delete;
+        /// The moved-from guard counts nothing (a call kept across turns of an event loop).
+        InflightGuard(InflightGuard&& other) noexcept
+            : balancer_(other.balancer_), key_(std::move(other.key_)) {
+            other.key_.clear();
+        }
 
       private:
         LoadBalancer& balancer_;

@@ -1,10 +1,7 @@
 // libcurl forwarding with pooled easy handles. Options that never change are set once per
 // handle, so a call sets only its URL, headers and method: no curl_easy_reset, no re-parsing.
-//
-// Not the multi socket interface, although driving curl_multi_socket_action ourselves would
-// save two poll(2) calls a request: every multi handle allocates a ~30 KiB socket hash, and
-// the pool holds one handle per concurrent call (256 handles at 256 connections: +8 MiB RSS).
-// curl_easy_perform's private multi handle is sized for one transfer.
+// The event loop drives the same handles through a multi handle (async_proxy.cpp); cpp-httplib's
+// handler threads use the blocking Proxy below.
 #include "proxy.h"
 
 #include <curl/curl.h>
@@ -55,7 +52,7 @@ bool is_hop_by_hop(std::string_view name) {
     }
 }
 
-struct Proxy::Handle {
+struct CurlHandle {
     struct EasyDeleter {
         void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
     };
@@ -65,7 +62,7 @@ struct Proxy::Handle {
 
     // The call in progress, for the callbacks.
     ProxyResult* result = nullptr;
-    std::uint64_t max_bytes = 0;
+    std::uint64_t max_bytes = 0;  ///< Set once, from ProxyOptions.
     bool too_large = false;
 
     // Reused across calls: the URL and the header lines, kept as one buffer and a node array
@@ -81,7 +78,7 @@ struct Proxy::Handle {
 namespace {
 
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
-    auto& handle = *static_cast<Proxy::Handle*>(user);
+    auto& handle = *static_cast<CurlHandle*>(user);
     std::size_t bytes = size * count;
     std::string& body = handle.result->body;
     if (body.size() + bytes > handle.max_bytes) {
@@ -93,7 +90,7 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
 }
 
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
-    auto& handle = *static_cast<Proxy::Handle*>(user);
+    auto& handle = *static_cast<CurlHandle*>(user);
     std::size_t bytes = size * count;
     std::string_view line(data, bytes);
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
@@ -122,26 +119,27 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
 
 }  // namespace
 
-Proxy::Proxy(ProxyOptions options) : options_(options) {
-    ensure_curl_initialised();
-}
+void CurlHandleDeleter::operator()(CurlHandle* handle) const { delete handle; }
 
-Proxy::~Proxy() = default;
+HandlePool::HandlePool(ProxyOptions options) : options_(options) { ensure_curl_initialised(); }
 
-std::unique_ptr<Proxy::Handle> Proxy::acquire() {
+HandlePool::~HandlePool() = default;
+
+CurlHandlePtr HandlePool::acquire() {
     {
-        std::lock_guard lock(pool_mutex_);
+        std::lock_guard lock(mutex_);
         if (!idle_.empty()) {
             auto handle = std::move(idle_.back());
             idle_.pop_back();
             return handle;
         }
     }
-    auto handle = std::make_unique<Handle>();
+    CurlHandlePtr handle(new CurlHandle);
     handle->easy.reset(curl_easy_init());
     if (!handle->easy) throw std::bad_alloc();
 
     // Everything that is the same for every call, set once for the life of the handle.
+    handle->max_bytes = options_.max_response_bytes;
     CURL* curl = handle->easy.get();
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
     curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
@@ -164,10 +162,11 @@ std::unique_ptr<Proxy::Handle> Proxy::acquire() {
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, handle.get());
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, handle.get());
+    curl_easy_setopt(curl, CURLOPT_PRIVATE, handle.get());
     return handle;
 }
 
-void Proxy::release(std::unique_ptr<Handle> handle) {
+void HandlePool::release(CurlHandlePtr handle) {
     // Buffers grown by one large request are not kept for the life of the pool.
     constexpr std::size_t kKeep = 16 << 10;
     if (handle->header_text.capacity() > kKeep) std::string().swap(handle->header_text);
@@ -175,9 +174,9 @@ void Proxy::release(std::unique_ptr<Handle> handle) {
     handle->result = nullptr;
     const auto now = std::chrono::steady_clock::now();
     handle->released = now;
-    std::vector<std::unique_ptr<Handle>> expired;  // freed outside the lock
+    std::vector<CurlHandlePtr> expired;  // freed outside the lock
     {
-        std::lock_guard lock(pool_mutex_);
+        std::lock_guard lock(mutex_);
         // A few of the coldest at a time, so no call pays for freeing a whole burst's worth.
         for (int i = 0; i < 4 && !idle_.empty() &&
                         now - idle_.front()->released > options_.idle_handle_lifetime;
@@ -200,22 +199,22 @@ void Proxy::release(std::unique_ptr<Handle> handle) {
         ::malloc_trim(0);
 }
 
-std::size_t Proxy::idle_handles() {
-    std::lock_guard lock(pool_mutex_);
+std::size_t HandlePool::idle() {
+    std::lock_guard lock(mutex_);
     return idle_.size();
 }
 
-ProxyResult Proxy::forward(const Endpoint& endpoint, const ProxyRequest& request) {
-    ProxyResult result;
-    auto handle = acquire();
-    CURL* curl = handle->easy.get();
-    handle->result = &result;
-    handle->max_bytes = options_.max_response_bytes;
-    handle->too_large = false;
+void* easy_handle(CurlHandle& handle) { return handle.easy.get(); }
+
+void prepare_call(CurlHandle& handle, const Endpoint& endpoint, const ProxyRequest& request,
+                  ProxyResult& result) {
+    CURL* curl = handle.easy.get();
+    handle.result = &result;
+    handle.too_large = false;
 
     char port[8];
     auto port_end = std::to_chars(port, port + sizeof port, endpoint.port).ptr;
-    std::string& url = handle->url;
+    std::string& url = handle.url;
     url.assign("http://")
         .append(endpoint.host)
         .append(":")
@@ -224,8 +223,8 @@ ProxyResult Proxy::forward(const Endpoint& endpoint, const ProxyRequest& request
 
     // Header lines, each NUL-terminated in one buffer; list nodes point into it once it has
     // stopped growing.
-    std::string& text = handle->header_text;
-    auto& offsets = handle->header_offsets;
+    std::string& text = handle.header_text;
+    auto& offsets = handle.header_offsets;
     text.clear();
     offsets.clear();
     auto add_line = [&](std::string_view name, std::string_view value, bool empty_value) {
@@ -247,7 +246,7 @@ ProxyResult Proxy::forward(const Endpoint& endpoint, const ProxyRequest& request
     if (!has_accept) add_line("Accept", {}, true);
     if (!has_content_type) add_line("Content-Type", {}, true);
     add_line("Expect", {}, true);
-    auto& nodes = handle->header_nodes;
+    auto& nodes = handle.header_nodes;
     nodes.resize(offsets.size());
     for (std::size_t i = 0; i < nodes.size(); ++i) {
         nodes[i].data = text.data() + offsets[i];
@@ -259,7 +258,7 @@ ProxyResult Proxy::forward(const Endpoint& endpoint, const ProxyRequest& request
 
     // The method, set in full every time since the handle keeps the previous call's options:
     // HTTPGET clears a previous POST or HEAD; CUSTOMREQUEST is set or cleared.
-    const bool has_body = request.body && !request.body->empty();
+    const bool has_body = !request.body.empty();
     const std::string_view method = request.method;
     if (method == "HEAD") {
         curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, static_cast<char*>(nullptr));
@@ -269,15 +268,19 @@ ProxyResult Proxy::forward(const Endpoint& endpoint, const ProxyRequest& request
         curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
     } else if (has_body || method == "POST" || method == "PUT" || method == "PATCH") {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-                         static_cast<curl_off_t>(request.body ? request.body->size() : 0));
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body ? request.body->data() : "");
-        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, handle->method.assign(method).c_str());
+                         static_cast<curl_off_t>(request.body.size()));
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, has_body ? request.body.data() : "");
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, handle.method.assign(method).c_str());
     } else {
         curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, handle->method.assign(method).c_str());
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, handle.method.assign(method).c_str());
     }
+}
 
-    CURLcode code = curl_easy_perform(curl);
+void complete_call(CurlHandle& handle, int curl_code) {
+    CURL* curl = handle.easy.get();
+    ProxyResult& result = *handle.result;
+    const auto code = static_cast<CURLcode>(curl_code);
     // The list points into buffers the handle keeps: it must not outlive this call in curl.
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));
 
@@ -286,7 +289,7 @@ ProxyResult Proxy::forward(const Endpoint& endpoint, const ProxyRequest& request
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
         result.status = static_cast<int>(status);
         result.outcome = ProxyOutcome::kOk;
-    } else if (handle->too_large) {
+    } else if (handle.too_large) {
         result.outcome = ProxyOutcome::kTooLarge;
         result.error = "response larger than max_response_bytes";
     } else if (code == CURLE_COULDNT_CONNECT) {
@@ -307,7 +310,17 @@ ProxyResult Proxy::forward(const Endpoint& endpoint, const ProxyRequest& request
         result.headers.clear();
         result.body.clear();
     }
-    release(std::move(handle));
+    handle.result = nullptr;
+}
+
+Proxy::Proxy(ProxyOptions options) : pool_(options) {}
+
+ProxyResult Proxy::forward(const Endpoint& endpoint, const ProxyRequest& request) {
+    ProxyResult result;
+    auto handle = pool_.acquire();
+    prepare_call(*handle, endpoint, request, result);
+    complete_call(*handle, curl_easy_perform(handle->easy.get()));
+    pool_.release(std::move(handle));
     return result;
 }
 

@@ -25,7 +25,7 @@ struct ProxyRequest {
     std::string_view method;
     std::string_view path;  ///< Upstream path and query, as the client wrote them.
     HeaderViews headers;    ///< Already free of hop-by-hop headers.
-    const std::string* body = nullptr;
+    std::string_view body;  ///< Must outlive the call.
 };
 
 enum class ProxyOutcome {
@@ -56,29 +56,58 @@ struct ProxyOptions {
     std::chrono::nanoseconds idle_handle_lifetime = std::chrono::seconds(10);
 };
 
+/// One libcurl easy handle with its buffers, reused across calls (defined in proxy.cpp).
+struct CurlHandle;
+struct CurlHandleDeleter {
+    void operator()(CurlHandle* handle) const;
+};
+using CurlHandlePtr = std::unique_ptr<CurlHandle, CurlHandleDeleter>;
+
+/// Idle easy handles, warmest first. A reused handle keeps its options and buffers; in the
+/// blocking Proxy it also keeps its own connections (curl_easy_perform's private cache).
+class HandlePool {
+  public:
+    explicit HandlePool(ProxyOptions options);
+    ~HandlePool();
+    HandlePool(const HandlePool&) = delete;
+    HandlePool& operator=(const HandlePool&) = delete;
+
+    CurlHandlePtr acquire();
+    void release(CurlHandlePtr handle);
+    std::size_t idle();
+    const ProxyOptions& options() const { return options_; }
+
+  private:
+    const ProxyOptions options_;
+    std::mutex mutex_;
+    /// LIFO: the warmest connection goes first, and the coldest sit at the front.
+    std::deque<CurlHandlePtr> idle_;
+};
+
+/// The easy handle inside `handle`, for curl_multi_add_handle and friends.
+void* easy_handle(CurlHandle& handle);
+/// Sets `handle` up to send `request` to `endpoint`; the answer is written into `result`.
+/// `request` and `result` must outlive the transfer.
+void prepare_call(CurlHandle& handle, const Endpoint& endpoint, const ProxyRequest& request,
+                  ProxyResult& result);
+/// Records how the transfer ended (`curl_code` is a CURLcode) in the result given to
+/// prepare_call, and detaches the handle from the call so it can go back to its pool.
+void complete_call(CurlHandle& handle, int curl_code);
+
+/// Blocking forwarding, one call per thread (cpp-httplib's handler threads).
 class Proxy {
   public:
     explicit Proxy(ProxyOptions options);
-    ~Proxy();
     Proxy(const Proxy&) = delete;
     Proxy& operator=(const Proxy&) = delete;
 
     ProxyResult forward(const Endpoint& endpoint, const ProxyRequest& request);
 
     /// Handles waiting in the pool now (for tests).
-    std::size_t idle_handles();
-
-    /// A libcurl easy handle in its own multi handle, with its buffers (defined in proxy.cpp).
-    struct Handle;
+    std::size_t idle_handles() { return pool_.idle(); }
 
   private:
-    std::unique_ptr<Handle> acquire();
-    void release(std::unique_ptr<Handle> handle);
-
-    const ProxyOptions options_;
-    std::mutex pool_mutex_;
-    /// LIFO: the warmest connection goes first, and the coldest sit at the front.
-    std::deque<std::unique_ptr<Handle>> idle_;
+    HandlePool pool_;
 };
 
 /// True for headers that describe one connection, not the message (RFC 9110 §7.6.1), plus

@@ -1,7 +1,9 @@
 // The gateway's HTTP server.
 #include "server.h"
 
+#include <fcntl.h>
 #include <malloc.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <thread>
@@ -21,13 +23,22 @@ void plain(httplib::Response& res, int status, const std::string& message) {
     res.set_content(message + "\n", "text/plain; charset=utf-8");
 }
 
-template <typename Duration>
-std::pair<time_t, time_t> split_seconds(Duration d) {
-    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
-    return {static_cast<time_t>(micros / 1'000'000), static_cast<time_t>(micros % 1'000'000)};
+}  // namespace
+
+// cpp-httplib keeps writing a streaming response only while its listening socket is set
+// (svr_sock_ != INVALID_SOCKET). These routes never listen, the event server does, so a
+// descriptor of our own stands in for it until the drain.
+GatewayServer::Routes::Routes() {
+    placeholder_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    svr_sock_ = placeholder_fd_;
 }
 
-}  // namespace
+GatewayServer::Routes::~Routes() {
+    end_streams();
+    if (placeholder_fd_ >= 0) ::close(placeholder_fd_);
+}
+
+void GatewayServer::Routes::end_streams() { svr_sock_ = INVALID_SOCKET; }
 
 void limit_malloc_arenas() {
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
@@ -44,16 +55,88 @@ GatewayServer::GatewayServer(const Config& config, FunctionProvider& provider,
       balancer_(config.balancing),
       invoke_(provider, proxy_, balancer_, metrics_, config.function_namespace),
       admin_(provider, metrics_, balancer_, config.function_namespace, config.write_timeout,
-             draining_) {
-    ServerTuning tuning;
-    tuning.threads = static_cast<std::size_t>(config_.threads);
-    tune_server(server_, tuning);
-    auto [read_s, read_us] = split_seconds(config_.read_timeout);
-    auto [write_s, write_us] = split_seconds(config_.write_timeout);
-    server_.set_read_timeout(read_s, read_us);
-    server_.set_write_timeout(write_s, write_us);
+             draining_),
+      front_(
+          [&config] {
+              EventServerOptions options;
+              options.read_timeout = config.read_timeout;
+              options.write_timeout = config.write_timeout;
+              options.max_body_bytes = config.max_request_bytes;
+              options.handoff_threads = static_cast<std::size_t>(config.threads);
+              return options;
+          }(),
+          *this) {
     server_.set_payload_max_length(config_.max_request_bytes);
     register_routes();
+    const ProxyOptions proxy_options{config.upstream_timeout, std::chrono::seconds(2),
+                                     config.max_response_bytes};
+    for (std::size_t i = 0; i < front_.loop_count(); ++i)
+        async_proxies_.push_back(std::make_unique<AsyncProxy>(front_.loop(i), proxy_options));
+}
+
+GatewayServer::~GatewayServer() {
+    // Stops the loops before the proxies that live on them go.
+    front_.stop();
+}
+
+bool GatewayServer::claims(const RequestHead& head) {
+    const std::string_view target = head.target;
+    if (target.rfind("/function/", 0) == 0) return true;
+    return head.method == "POST" && target.substr(0, target.find('?')) == "/";
+}
+
+void GatewayServer::serve(LoopExchange& exchange) {
+    const auto started = std::chrono::steady_clock::now();
+    const RequestHead& head = *exchange.head;
+    const std::string_view path = head.target.substr(0, head.target.find('?'));
+    auto answer = [this, &exchange, started, method = head.method,
+                   label = route_label(path)](LoopResponse&& response) {
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        metrics_.http_request(method, label, response.status, seconds);
+        exchange.respond(std::move(response));
+    };
+    if (draining_.load(std::memory_order_relaxed)) {
+        LoopResponse response;
+        response.status = 503;
+        response.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+        response.body = "The gateway is shutting down\n";
+        response.close = true;
+        answer(std::move(response));
+        return;
+    }
+    inflight_.fetch_add(1, std::memory_order_relaxed);
+    CallRequest request;
+    request.method = head.method;
+    request.target = head.target;
+    request.remote_addr = exchange.remote_addr;
+    request.headers = head.headers;
+    request.body = exchange.body;
+    try {
+        invoke_.start(request, *async_proxies_[exchange.loop_index],
+                      [this, answer](CallResponse&& call) {
+                          LoopResponse response;
+                          response.status = call.status;
+                          response.headers = std::move(call.headers);
+                          response.body = std::move(call.body);
+                          inflight_.fetch_sub(1, std::memory_order_relaxed);
+                          answer(std::move(response));
+                      });
+    } catch (const std::exception& e) {
+        // Only before the call was handed to curl (a provider failure, say): answered here.
+        inflight_.fetch_sub(1, std::memory_order_relaxed);
+        log_line(std::string("Internal error: ") + e.what());
+        LoopResponse response;
+        response.status = dynamic_cast<const ProviderUnavailable*>(&e) ? 502 : 500;
+        response.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+        response.body = std::string(response.status == 502 ? "Provider error: " : "Internal error: ") +
+                        e.what() + "\n";
+        answer(std::move(response));
+    }
+}
+
+bool GatewayServer::serve_handed_off(httplib::Stream& stream, bool& connection_closed) {
+    return server_.serve(stream, connection_closed);
 }
 
 template <typename Fn>
@@ -231,11 +314,11 @@ void GatewayServer::register_routes() {
 }
 
 int GatewayServer::bind(const std::string& host, int port) {
-    return bind_server(server_, host, port, 1024);
+    return front_.bind(host, port, 1024);
 }
 
 void GatewayServer::listen() {
-    server_.listen_after_bind();
+    front_.run();
 }
 
 void GatewayServer::drain_and_stop(std::chrono::nanoseconds grace) {
@@ -244,7 +327,8 @@ void GatewayServer::drain_and_stop(std::chrono::nanoseconds grace) {
     // Bounded by `grace`: requests still running then are cut off by the stop.
     while (inflight_.load() > 0 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    server_.stop();
+    server_.end_streams();
+    front_.stop();
 }
 
 }  // namespace faas::gateway

@@ -1,6 +1,7 @@
-// Wires config, auth, provider, proxy, balancer, metrics and handlers onto one cpp-httplib
-// server, and owns the graceful drain: on stop, new requests get 503 while those in flight
-// finish.
+// Wires config, auth, provider, proxy, balancer, metrics and handlers onto the gateway's
+// front door: function calls are served on the event loops (event_server.h), everything else
+// by the cpp-httplib routes below on a worker thread. Owns the graceful drain: on stop, new
+// requests get 503 while those in flight finish.
 #pragma once
 
 #include <httplib.h>
@@ -12,6 +13,8 @@
 #include <string>
 
 #include "admin_handlers.h"
+#include "async_proxy.h"
+#include "event_server.h"
 #include "auth.h"
 #include "config.h"
 #include "invoke_handler.h"
@@ -27,9 +30,10 @@ namespace faas::gateway {
 /// memory, which shows as RSS that stays after a burst of connections.
 void limit_malloc_arenas();
 
-class GatewayServer {
+class GatewayServer final : private EventServerHandler {
   public:
     GatewayServer(const Config& config, FunctionProvider& provider, std::optional<BasicAuth> auth);
+    ~GatewayServer();
 
     /// Binds host:port (0 = any free port); returns the port or -1.
     int bind(const std::string& host, int port);
@@ -41,6 +45,26 @@ class GatewayServer {
     Metrics& metrics() { return metrics_; }
 
   private:
+    // The event loops' side.
+    bool claims(const RequestHead& head) override;
+    void serve(LoopExchange& exchange) override;
+    bool serve_handed_off(httplib::Stream& stream, bool& connection_closed) override;
+
+    /// cpp-httplib's request processing, fed one request at a time by the event server.
+    class Routes final : public httplib::Server {
+      public:
+        Routes();
+        ~Routes() override;
+        bool serve(httplib::Stream& stream, bool& connection_closed) {
+            return process_request(stream, false, connection_closed, nullptr);
+        }
+        /// Ends streaming responses (logs with follow) as a stopping cpp-httplib server would.
+        void end_streams();
+
+      private:
+        int placeholder_fd_ = -1;
+    };
+
     void register_routes();
     /// The one handler boundary: counts the request in flight and maps typed failures.
     template <typename Fn>
@@ -58,7 +82,9 @@ class GatewayServer {
     std::atomic<int> inflight_{0};
     InvokeHandler invoke_;
     AdminHandlers admin_;
-    httplib::Server server_;
+    Routes server_;
+    EventServer front_;
+    std::vector<std::unique_ptr<AsyncProxy>> async_proxies_;  ///< One per loop; go before it.
 };
 
 }  // namespace faas::gateway
