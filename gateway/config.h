@@ -26,7 +26,8 @@ struct Config {
     BalancingPolicy balancing = BalancingPolicy::kRoundRobin;
     std::uint64_t max_request_bytes = 32ULL << 20;
     std::uint64_t max_response_bytes = 64ULL << 20;
-    /// Connections served at once (one thread each); 256 keep-alive clients must fit.
+    /// Threads for requests the event loops hand off (the admin API, log streams, unusual
+    /// framing); function calls on the loops need none.
     int threads = 320;
     // Local provider.
     std::string state_dir = "/var/lib/faas";

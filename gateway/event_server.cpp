@@ -235,6 +235,9 @@ struct EventServer::Loop final : EventLoop::Watcher {
     int listen_fd = -1;
     std::unordered_map<Connection*, std::unique_ptr<Connection>> connections;
     EventLoop::Timer sweep;
+    /// Out of descriptors: the listening socket leaves the loop until then, or a level-
+    /// triggered accept would spin.
+    Clock::time_point accept_paused_until = Clock::time_point::min();
     std::thread thread;
 
     void on_events(std::uint32_t events) override;  // the listening socket
@@ -549,9 +552,12 @@ void EventServer::Loop::on_events(std::uint32_t) {
                            SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno == EMFILE || errno == ENFILE)
-                log_line("Cannot accept a connection: out of file descriptors");
-            return;  // EAGAIN, or a resource error the next wake-up retries
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                log_line("Cannot accept connections for a while: out of file descriptors or memory");
+                loop.remove(listen_fd);
+                accept_paused_until = Clock::now() + std::chrono::milliseconds(500);
+            }
+            return;  // EAGAIN, or paused
         }
         int yes = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
@@ -606,6 +612,11 @@ EventServer::EventServer(EventServerOptions options, EventServerHandler& handler
             all.reserve(raw->connections.size());
             for (auto& [connection, owned] : raw->connections) all.push_back(connection);
             for (Connection* connection : all) connection->expire(now);
+            if (raw->accept_paused_until != Clock::time_point::min() &&
+                now >= raw->accept_paused_until) {
+                raw->accept_paused_until = Clock::time_point::min();
+                raw->loop.add(raw->listen_fd, EPOLLIN, raw);
+            }
             raw->sweep.deadline = now + kSweepInterval;
         };
         loop->sweep.deadline = Clock::now() + kSweepInterval;

@@ -157,6 +157,9 @@ row() { # upstream path url
   for c in $concurrencies; do
     set -- $(run "$url" "$c")
     printf '%-10s %-8s %5s %10s %9s %9s %7s\n' "$up" "$path" "$c" "${1:-?}" "${2:-?}" "${3:-?}" "${4:-?}"
+    # Kept for the summary: rps_<upstream>_<path>_<conc> and p50_<...>.
+    key=$(printf '%s_%s_%s' "$up" "$path" "$c" | tr -- '-' '_')
+    eval "rps_$key=${1:-0}; p50_$key=${2:-0}"
   done
 }
 row nginx200 direct  "http://127.0.0.1:$p_nginx200/"
@@ -167,6 +170,29 @@ row wd-http  gateway "http://127.0.0.1:$p_gw_wdhttp/function/bench"
 row wd-http  nginx   "http://127.0.0.1:$p_proxy_wd/"
 row wd-serial direct  "http://127.0.0.1:$p_wdser/"
 row wd-serial gateway "http://127.0.0.1:$p_gw/function/cat"
+
+# The issue's targets, from the rows above (where the concurrencies were measured).
+value() { eval "printf '%s' \"\${$1:-}\""; }
+ratio() { # name numerator denominator target
+  n=$(value "$2"); d=$(value "$3")
+  [ -n "$n" ] && [ -n "$d" ] || return 0
+  awk -v n="$n" -v d="$d" -v name="$1" -v target="$4" \
+    'BEGIN { if (d > 0) printf "%-46s %5.0f%%  (target %s)\n", name, 100 * n / d, target }'
+}
+gap() { # name gateway direct target
+  g=$(value "$2"); d=$(value "$3")
+  [ -n "$g" ] && [ -n "$d" ] || return 0
+  awk -v g="$g" -v d="$d" -v name="$1" -v target="$4" \
+    'BEGIN { printf "%-46s %+5.0f us (target %s)\n", name, g - d, target }'
+}
+echo
+gap   "p50 added at c=1, nginx200 (gateway - direct)" p50_nginx200_gateway_1 p50_nginx200_direct_1 "<= +60 us"
+gap   "p50 added at c=1, nginx200 (nginx - direct)"   p50_nginx200_nginx_1   p50_nginx200_direct_1 "for comparison"
+ratio "req/s c=64 nginx200, gateway vs nginx"         rps_nginx200_gateway_64 rps_nginx200_nginx_64 ">= 60%"
+ratio "req/s c=64 wd-http, gateway vs nginx"          rps_wd_http_gateway_64  rps_wd_http_nginx_64  ">= 60%"
+for c in $concurrencies; do
+  ratio "req/s c=$c wd-serial, gateway vs direct" "rps_wd_serial_gateway_$c" "rps_wd_serial_direct_$c" ">= 95%"
+done
 
 rss() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 # RSS: the bench gateway has served every nginx200 row above (well over 100k requests); serve
