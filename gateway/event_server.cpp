@@ -647,7 +647,34 @@ int EventServer::bind(const std::string& host, int port, int backlog) {
     } else {
         return -1;
     }
+    auto set_port = [&](int value) {
+        if (address.ss_family == AF_INET)
+            v4->sin_port = htons(static_cast<std::uint16_t>(value));
+        else
+            v6->sin6_port = htons(static_cast<std::uint16_t>(value));
+    };
+    // SO_REUSEPORT would let a second gateway (the same user's) bind beside a running one and
+    // take half its connections. A plain bind first fails as it always did when the port is
+    // taken, and picks the port when asked for 0.
     int bound_port = port;
+    {
+        int probe = ::socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe < 0) return -1;
+        int yes = 1;
+        ::setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        set_port(port);
+        if (::bind(probe, reinterpret_cast<sockaddr*>(&address), length) != 0) {
+            ::close(probe);
+            return -1;
+        }
+        sockaddr_storage actual{};
+        socklen_t actual_length = sizeof actual;
+        ::getsockname(probe, reinterpret_cast<sockaddr*>(&actual), &actual_length);
+        bound_port = actual.ss_family == AF_INET
+                         ? ntohs(reinterpret_cast<sockaddr_in*>(&actual)->sin_port)
+                         : ntohs(reinterpret_cast<sockaddr_in6*>(&actual)->sin6_port);
+        ::close(probe);
+    }
     for (auto& loop : loops_) {
         int fd = ::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) return -1;
@@ -655,22 +682,11 @@ int EventServer::bind(const std::string& host, int port, int backlog) {
         ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
         // One listening socket per loop: the kernel spreads new connections over the loops.
         ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &yes, sizeof yes);
-        if (address.ss_family == AF_INET)
-            v4->sin_port = htons(static_cast<std::uint16_t>(bound_port));
-        else
-            v6->sin6_port = htons(static_cast<std::uint16_t>(bound_port));
+        set_port(bound_port);
         if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
             ::listen(fd, backlog) != 0) {
             ::close(fd);
             return -1;
-        }
-        if (bound_port == 0) {
-            sockaddr_storage actual{};
-            socklen_t actual_length = sizeof actual;
-            ::getsockname(fd, reinterpret_cast<sockaddr*>(&actual), &actual_length);
-            bound_port = actual.ss_family == AF_INET
-                             ? ntohs(reinterpret_cast<sockaddr_in*>(&actual)->sin_port)
-                             : ntohs(reinterpret_cast<sockaddr_in6*>(&actual)->sin6_port);
         }
         loop->listen_fd = fd;
         loop->loop.add(fd, EPOLLIN, loop.get());
