@@ -3,24 +3,46 @@
 
 #include <curl/curl.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include <stdexcept>
 #include <vector>
 
 namespace faas::gateway {
 
+// A socket of curl's in the loop's epoll set. When curl stops watching a connection (it went
+// back to the connection cache) the registration is kept, parked, so the next call on the same
+// connection costs no epoll_ctl; curl's close callback is where it really goes.
 struct AsyncProxy::Socket final : EventLoop::Watcher {
     AsyncProxy* owner = nullptr;
     int fd = -1;
-    bool removed = false;  ///< curl is done with it; a late event of the same batch is ignored.
+    std::uint32_t registered = 0;  ///< Events in the epoll set now; 0 when not in it.
+    bool parked = false;           ///< curl is not watching it.
+    bool closed = false;           ///< Gone; a late event of the same batch is ignored.
 
     void on_events(std::uint32_t events) override {
-        if (removed) return;
+        if (closed) return;
+        if (parked) {
+            // An idle connection became readable: the replica closed it (or sent junk). curl
+            // finds out when it next picks the connection; until then, stop hearing about it.
+            owner->loop_.remove(fd);
+            registered = 0;
+            return;
+        }
         int mask = 0;
         if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) mask |= CURL_CSELECT_IN;
         if (events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
         if (events & EPOLLERR) mask |= CURL_CSELECT_ERR;
         owner->socket_action(fd, mask);
+    }
+
+    void want(std::uint32_t events) {
+        if (registered == events) return;
+        if (registered == 0)
+            owner->loop_.add(fd, events, this);
+        else
+            owner->loop_.modify(fd, events, this);
+        registered = events;
     }
 };
 
@@ -44,18 +66,22 @@ AsyncProxy::~AsyncProxy() {
     for (auto& [easy, transfer] : transfers_) curl_multi_remove_handle(multi, easy);
     transfers_.clear();
     // Handles must leave the multi handle before it is cleaned up; the pool frees them after.
+    // Cleaning up closes the cached connections through on_close, which needs sockets_.
     curl_multi_cleanup(multi);
+    for (auto& [fd, socket] : sockets_)
+        if (socket->registered) loop_.remove(fd);
 }
 
-int AsyncProxy::on_socket(void*, int fd, int what, void* self, void* socket) {
+int AsyncProxy::on_socket(void*, int fd, int what, void* self, void* socketp) {
     auto& proxy = *static_cast<AsyncProxy*>(self);
-    auto* watched = static_cast<Socket*>(socket);
+    auto* watched = static_cast<Socket*>(socketp);
+    CURLM* multi = static_cast<CURLM*>(proxy.multi_);
     if (what == CURL_POLL_REMOVE) {
         if (watched) {
-            proxy.loop_.remove(fd);
-            watched->removed = true;
-            curl_multi_assign(static_cast<CURLM*>(proxy.multi_), fd, nullptr);
-            proxy.loop_.defer([watched] { delete watched; });
+            watched->parked = true;
+            // Parked sockets listen for input only: a writable socket would wake us forever.
+            if (watched->registered & EPOLLOUT) watched->want(EPOLLIN);
+            curl_multi_assign(multi, fd, nullptr);
         }
         return 0;
     }
@@ -63,15 +89,31 @@ int AsyncProxy::on_socket(void*, int fd, int what, void* self, void* socket) {
     if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= EPOLLIN;
     if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= EPOLLOUT;
     if (!watched) {
-        watched = new Socket;
-        watched->owner = &proxy;
-        watched->fd = fd;
-        curl_multi_assign(static_cast<CURLM*>(proxy.multi_), fd, watched);
-        proxy.loop_.add(fd, events, watched);
-    } else {
-        proxy.loop_.modify(fd, events, watched);
+        auto& owned = proxy.sockets_[fd];
+        if (!owned) {
+            owned = std::make_unique<Socket>();
+            owned->owner = &proxy;
+            owned->fd = fd;
+        }
+        watched = owned.get();
+        watched->parked = false;
+        curl_multi_assign(multi, fd, watched);
     }
+    watched->want(events);
     return 0;
+}
+
+int AsyncProxy::on_close(void* self, int fd) {
+    auto& proxy = *static_cast<AsyncProxy*>(self);
+    if (auto it = proxy.sockets_.find(fd); it != proxy.sockets_.end()) {
+        Socket* socket = it->second.get();
+        if (socket->registered) proxy.loop_.remove(fd);
+        socket->closed = true;
+        // Later events of this batch may still point at it.
+        proxy.loop_.defer([doomed = std::shared_ptr<Socket>(std::move(it->second))] {});
+        proxy.sockets_.erase(it);
+    }
+    return ::close(fd);
 }
 
 int AsyncProxy::on_timer(void*, long timeout_ms, void* self) {
@@ -108,7 +150,7 @@ void AsyncProxy::collect_finished(bool later) {
     if (finished.empty()) return;
     if (later) {
         auto shared = std::make_shared<std::vector<std::unique_ptr<Transfer>>>(std::move(finished));
-        loop_.post([shared] {
+        loop_.defer([shared] {
             for (auto& transfer : *shared) transfer->done(std::move(transfer->result));
         });
         return;
@@ -123,13 +165,16 @@ void AsyncProxy::forward(const Endpoint& endpoint, const ProxyRequest& request, 
     transfer->done = std::move(done);
     prepare_call(*transfer->handle, endpoint, request, transfer->result);
     CURL* easy = static_cast<CURL*>(easy_handle(*transfer->handle));
+    // A connection remembers the close callback of the handle that opened it.
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, &AsyncProxy::on_close);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, this);
     CURLM* multi = static_cast<CURLM*>(multi_);
     if (CURLMcode code = curl_multi_add_handle(multi, easy); code != CURLM_OK) {
         complete_call(*transfer->handle, CURLE_FAILED_INIT);
         transfer->result.error = curl_multi_strerror(code);
         pool_.release(std::move(transfer->handle));
         auto failed = std::shared_ptr<Transfer>(std::move(transfer));
-        loop_.post([failed] { failed->done(std::move(failed->result)); });
+        loop_.defer([failed] { failed->done(std::move(failed->result)); });
         return;
     }
     transfers_.emplace(easy, std::move(transfer));
@@ -137,7 +182,8 @@ void AsyncProxy::forward(const Endpoint& endpoint, const ProxyRequest& request, 
     // before this returns.
     int running = 0;
     curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    // A transfer that already ended (refused at once) is reported on the next turn, so `done`
+    // A transfer that already ended (refused at once, or answered before we got back) is
+    // reported once the loop is done with the current events, so `done`
     // never runs inside forward().
     collect_finished(true);
 }

@@ -39,9 +39,11 @@ class AsyncProxy {
     };
 
     static int on_socket(void* easy, int fd, int what, void* self, void* socket);
+    static int on_close(void* self, int fd);
     static int on_timer(void* multi, long timeout_ms, void* self);
     void socket_action(int fd, int mask);
-    /// Reports ended transfers: now, or on the next turn of the loop when `later`.
+    /// Reports ended transfers: now, or after the events being handled when `later`
+    /// (EventLoop::defer, no syscall).
     void collect_finished(bool later);
 
     EventLoop& loop_;
@@ -49,6 +51,7 @@ class AsyncProxy {
     void* multi_ = nullptr;
     EventLoop::Timer timer_;
     std::unordered_map<void*, std::unique_ptr<Transfer>> transfers_;  ///< By easy handle.
+    std::unordered_map<int, std::unique_ptr<Socket>> sockets_;         ///< By descriptor.
 };
 
 }  // namespace faas::gateway
