@@ -204,6 +204,7 @@ class InBuffer {
     void commit(std::size_t n) { end_ += n; }
     void assign(std::string_view bytes) {
         start_ = end_ = 0;
+        if (bytes.empty()) return;  // the buffer may be gone (shrink), and memcpy wants one
         auto [at, room] = space(bytes.size());
         (void)room;
         std::memcpy(at, bytes.data(), bytes.size());
@@ -287,6 +288,12 @@ class Connection final : public EventLoop::Watcher {
             if (state_ == State::kReading) advance();
             else if (state_ == State::kLingering) linger();
         }
+    }
+
+    /// After the loop stopped: the client sees the connection end now, not when the server
+    /// object goes. A handed-off connection belongs to its worker until the pool stops.
+    void end_after_stop() {
+        if (state_ != State::kHandedOff && fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
     }
 
     /// Called by the sweep: ends connections past their deadline.
@@ -702,6 +709,14 @@ void EventServer::run() {
     loops_[0]->loop.run();
     for (std::size_t i = 1; i < loops_.size(); ++i)
         if (loops_[i]->thread.joinable()) loops_[i]->thread.join();
+    // Every loop has stopped: nothing else touches their connections now.
+    for (auto& loop : loops_) {
+        if (loop->listen_fd >= 0) {
+            ::close(loop->listen_fd);
+            loop->listen_fd = -1;
+        }
+        for (auto& [connection, owned] : loop->connections) connection->end_after_stop();
+    }
 }
 
 void EventServer::stop() {

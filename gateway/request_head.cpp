@@ -69,6 +69,29 @@ bool names_close(std::string_view connection) {
     return false;
 }
 
+enum class LineStatus { kLine, kIncomplete, kTooLarge, kBareLf };
+
+// Finds the CRLF ending the line that starts at `from`; `end` is the index of its CR.
+LineStatus find_line(std::string_view buffer, std::size_t from, std::size_t max_bytes,
+                     std::size_t& end) {
+    const auto lf = buffer.find('\n', from);
+    if (lf == std::string_view::npos)
+        return buffer.size() > max_bytes ? LineStatus::kTooLarge : LineStatus::kIncomplete;
+    if (lf + 1 > max_bytes) return LineStatus::kTooLarge;
+    // A line ended by LF alone is legal for lenient parsers only: not the simple case.
+    if (lf == from || buffer[lf - 1] != '\r') return LineStatus::kBareLf;
+    end = lf - 1;
+    return LineStatus::kLine;
+}
+
+HeadStatus verdict(LineStatus status) {
+    switch (status) {
+        case LineStatus::kIncomplete: return HeadStatus::kIncomplete;
+        case LineStatus::kTooLarge: return HeadStatus::kTooLarge;
+        default: return HeadStatus::kHandOff;
+    }
+}
+
 }  // namespace
 
 std::string_view RequestHead::header(std::string_view name) const {
@@ -85,11 +108,9 @@ HeadStatus parse_request_head(std::string_view buffer, const HeadLimits& limits,
 
     // The request line. RFC 9112 lets servers skip empty lines before it; httplib does not,
     // so neither do we (a stray CRLF after a body is handed off and answered there).
-    const auto line_end = buffer.find("\r\n");
-    if (line_end == std::string_view::npos)
-        return buffer.size() > limits.max_head_bytes ? HeadStatus::kTooLarge
-                                                     : HeadStatus::kIncomplete;
-    if (line_end > limits.max_head_bytes) return HeadStatus::kTooLarge;
+    std::size_t line_end = 0;
+    if (auto found = find_line(buffer, 0, limits.max_head_bytes, line_end); found != LineStatus::kLine)
+        return verdict(found);
     const std::string_view line = buffer.substr(0, line_end);
     const auto first_space = line.find(' ');
     const auto last_space = line.rfind(' ');
@@ -104,11 +125,9 @@ HeadStatus parse_request_head(std::string_view buffer, const HeadLimits& limits,
     bool seen_length = false;
     std::size_t at = line_end + 2;
     while (true) {
-        const auto end = buffer.find("\r\n", at);
-        if (end == std::string_view::npos)
-            return buffer.size() > limits.max_head_bytes ? HeadStatus::kTooLarge
-                                                         : HeadStatus::kIncomplete;
-        if (end + 2 > limits.max_head_bytes) return HeadStatus::kTooLarge;
+        std::size_t end = 0;
+        if (auto found = find_line(buffer, at, limits.max_head_bytes, end); found != LineStatus::kLine)
+            return verdict(found);
         if (end == at) {  // the blank line
             head.head_bytes = end + 2;
             return HeadStatus::kComplete;

@@ -343,21 +343,16 @@ TEST_CASE("request head: too large when no blank line comes within max_head_byte
     }
 }
 
-// Bug: a request whose lines end in a bare LF ("GET / HTTP/1.1\n\n", which cpp-httplib has
-// always answered, with 400) has no CRLF anywhere, so the parser keeps saying kIncomplete and
-// the client waits for the read timeout instead of being handed off.
-TEST_CASE("request head: bare LF line ends are handed off" * doctest::may_fail()) {
+// Lines ended by a bare LF are handed off at once (cpp-httplib answers them), not waited on.
+TEST_CASE("request head: bare LF line ends are handed off") {
     CHECK(parse("GET / HTTP/1.1\n\n") == HeadStatus::kHandOff);
     CHECK(parse("GET / HTTP/1.1\nHost: a\n\n") == HeadStatus::kHandOff);
     CHECK(parse("GET / HTTP/1.1\r\nHost: a\n\n") == HeadStatus::kHandOff);
 }
 
-// Bug: the request line is measured without its CRLF (line_end > max_head_bytes) while field
-// lines are measured with it (end + 2 > max_head_bytes). A request line that ends exactly at
-// the limit is therefore kTooLarge (431) when its last byte has not arrived yet and kHandOff when
-// it has: the verdict depends on how TCP split the bytes. It cannot fit (its CRLF is past the
-// limit), so kTooLarge either way.
-TEST_CASE("request head: a request line ending right at the limit" * doctest::may_fail()) {
+// Every line is measured with its CRLF: a request line ending exactly at the limit cannot fit,
+// so it is kTooLarge however TCP split its bytes.
+TEST_CASE("request head: a request line ending right at the limit") {
     const HeadLimits limits{64, 100};
     const std::string line = "GET /" + std::string(64 - 14, 'a') + " HTTP/1.0";
     REQUIRE(line.size() == 64);
