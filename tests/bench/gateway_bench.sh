@@ -12,6 +12,7 @@
 #   wd-http    nginx       client -> nginx proxy_pass -> fwatchdog mode=http
 #   wd-serial  direct      client -> fwatchdog mode=serializing (fork per request, fprocess=cat)
 #   wd-serial  gateway     client -> gateway (local provider, real replica) -> fwatchdog serializing
+#   wd-serial  nginx       client -> nginx proxy_pass -> fwatchdog serializing (for comparison)
 # then RSS of the gateway after 100k+ requests, sampled twice to show it is flat.
 #
 # The "gateway" rows for nginx and wd-http run gateway_bench_server: the same request path
@@ -124,12 +125,14 @@ curl -s -o /dev/null -d '{"service":"cat","image":"bench/cat","envProcess":"cat"
 wait_http "http://127.0.0.1:$p_gw/function/cat"
 
 # nginx as a reverse proxy (keep-alive upstream), two workers like the gateway's two cores.
-p_proxy_n200=$(free_port); p_proxy_wd=$(free_port)
+p_proxy_n200=$(free_port); p_proxy_wd=$(free_port); p_proxy_ser=$(free_port)
 nginx_conf "$work/proxy" 0 "
   upstream n200 { server 127.0.0.1:$p_nginx200; keepalive 512; }
   upstream wd { server 127.0.0.1:$p_wdhttp; keepalive 512; }
+  upstream ser { server 127.0.0.1:$p_wdser; keepalive 512; }
   server { listen 127.0.0.1:$p_proxy_n200; location / { proxy_pass http://n200; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }
-  server { listen 127.0.0.1:$p_proxy_wd; location / { proxy_pass http://wd; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }" 2
+  server { listen 127.0.0.1:$p_proxy_wd; location / { proxy_pass http://wd; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }
+  server { listen 127.0.0.1:$p_proxy_ser; location / { proxy_pass http://ser; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }" 2
 start "$work/proxy.log" nginx -p "$work/proxy" -c "$work/proxy/nginx.conf"
 wait_http "http://127.0.0.1:$p_proxy_n200/"
 
@@ -170,6 +173,7 @@ row wd-http  gateway "http://127.0.0.1:$p_gw_wdhttp/function/bench"
 row wd-http  nginx   "http://127.0.0.1:$p_proxy_wd/"
 row wd-serial direct  "http://127.0.0.1:$p_wdser/"
 row wd-serial gateway "http://127.0.0.1:$p_gw/function/cat"
+row wd-serial nginx   "http://127.0.0.1:$p_proxy_ser/"
 
 # p50 at c=1 flips between two levels from one wrk run to the next on these shared 2-core
 # machines (where the scheduler puts three processes that wake each other), so it is also
@@ -221,6 +225,7 @@ ratio "req/s c=64 nginx200, gateway vs nginx"         rps_nginx200_gateway_64 rp
 ratio "req/s c=64 wd-http, gateway vs nginx"          rps_wd_http_gateway_64  rps_wd_http_nginx_64  ">= 60%"
 for c in $concurrencies; do
   ratio "req/s c=$c wd-serial, gateway vs direct" "rps_wd_serial_gateway_$c" "rps_wd_serial_direct_$c" ">= 95%"
+  ratio "req/s c=$c wd-serial, nginx vs direct" "rps_wd_serial_nginx_$c" "rps_wd_serial_direct_$c" "for comparison"
 done
 
 rss() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
