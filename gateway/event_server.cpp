@@ -323,7 +323,7 @@ class Connection final : public EventLoop::Watcher {
         if (buffered.empty()) return false;
         switch (parse_request_head(buffered, options_.head_limits, head_)) {
             case HeadStatus::kIncomplete:
-                deadline_ = Clock::now() + options_.read_timeout;
+                start_read_clock();
                 return false;
             case HeadStatus::kTooLarge:
                 send_and_close(431, "Request header fields too large\n");
@@ -341,10 +341,11 @@ class Connection final : public EventLoop::Watcher {
         const std::size_t total = head_.head_bytes + static_cast<std::size_t>(head_.content_length);
         if (buffered.size() < total) {
             wanted_ = total;
-            deadline_ = Clock::now() + options_.read_timeout;
+            start_read_clock();
             return false;
         }
         wanted_ = 0;
+        reading_request_ = false;
         request_bytes_ = total;
         exchange_.body = buffered.substr(head_.head_bytes, static_cast<std::size_t>(head_.content_length));
         state_ = State::kServing;
@@ -478,7 +479,16 @@ class Connection final : public EventLoop::Watcher {
         }
     }
 
+    // read_timeout bounds the whole request, head and body, as Go's ReadTimeout does for
+    // OpenFaaS: a client trickling a byte at a time does not keep extending it.
+    void start_read_clock() {
+        if (reading_request_) return;
+        reading_request_ = true;
+        deadline_ = Clock::now() + options_.read_timeout;
+    }
+
     void hand_off() {
+        reading_request_ = false;
         state_ = State::kHandedOff;
         owner_.loop.remove(fd_);
         std::string pending(in_.unread());
@@ -539,6 +549,7 @@ class Connection final : public EventLoop::Watcher {
     bool advancing_ = false;
     bool broken_ = false;
     bool close_after_write_ = false;
+    bool reading_request_ = false;  ///< The read_timeout clock runs for a request begun.
     Clock::time_point deadline_;
     InBuffer in_;
     std::size_t wanted_ = 0;

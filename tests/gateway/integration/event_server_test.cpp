@@ -933,6 +933,19 @@ TEST_CASE("event server: idle and slow clients are closed after their timeouts")
         check_answer(client.read(), exchange);
         CHECK(client.closed_by_server(5s));
     }
+    SUBCASE("a head trickled a byte at a time: read_timeout bounds the whole request") {
+        Client client(fixture.port);
+        REQUIRE(client.connected());
+        const std::string head = "GET /loop/now HTTP/1.1\r\nHost: test\r\nX-Slow: aaaaaaaaaaaaaaaa\r\n\r\n";
+        // A byte every 50 ms: each gap is far below read_timeout (300 ms), the whole far above.
+        bool cut_off = false;
+        for (std::size_t i = 0; i < head.size() && !cut_off; ++i) {
+            if (!client.send(head.substr(i, 1))) cut_off = true;
+            std::this_thread::sleep_for(50ms);  // pacing, the point of the test
+        }
+        CHECK((cut_off || client.closed_by_server(2s)));
+        CHECK(fixture.handler.served_on_loop.load() == 0);
+    }
     SUBCASE("a client that keeps talking is not cut off") {
         Client client(fixture.port);
         REQUIRE(client.connected());
