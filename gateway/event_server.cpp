@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -406,7 +407,14 @@ class Connection final : public EventLoop::Watcher {
         }
         if (closing) out_.append("Connection: close\r\n");
         out_.append("\r\n");
-        if (!bodiless && !head_request) out_.append(response.body);
+        // The body is sent from where it is, after the head, in the same writev: a function's
+        // answer of many megabytes is not copied once more.
+        if (!bodiless && !head_request)
+            out_body_ = std::move(response.body);
+        else
+            out_body_.clear();
+        // write_timeout bounds writing the whole response, as Go's WriteTimeout does.
+        deadline_ = Clock::now() + options_.write_timeout;
 
         // The request's bytes are done with: its views are not used after this.
         in_.consume(request_bytes_);
@@ -433,8 +441,19 @@ class Connection final : public EventLoop::Watcher {
     }
 
     void flush() {
-        while (out_sent_ < out_.size()) {
-            ssize_t n = ::send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
+        const std::size_t total = out_.size() + out_body_.size();
+        while (out_sent_ < total) {
+            iovec parts[2];
+            int count = 0;
+            if (out_sent_ < out_.size())
+                parts[count++] = {out_.data() + out_sent_, out_.size() - out_sent_};
+            const std::size_t body_sent = out_sent_ > out_.size() ? out_sent_ - out_.size() : 0;
+            if (body_sent < out_body_.size())
+                parts[count++] = {out_body_.data() + body_sent, out_body_.size() - body_sent};
+            msghdr message{};
+            message.msg_iov = parts;
+            message.msg_iovlen = static_cast<std::size_t>(count);
+            ssize_t n = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
             if (n > 0) {
                 out_sent_ += static_cast<std::size_t>(n);
                 continue;
@@ -442,13 +461,13 @@ class Connection final : public EventLoop::Watcher {
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
                 writable_ = false;
-                deadline_ = Clock::now() + options_.write_timeout;
                 return;
             }
             close();
             return;
         }
         if (out_.capacity() > 4 * kReadChunk) std::string().swap(out_);
+        std::string().swap(out_body_);
         if (close_after_write_) {
             // Unread request bytes would turn close() into a reset that can destroy the answer
             // on its way; stop sending and read until the client closes (or a short while).
@@ -556,7 +575,8 @@ class Connection final : public EventLoop::Watcher {
     std::size_t request_bytes_ = 0;
     RequestHead head_;
     LoopExchange exchange_;
-    std::string out_;
+    std::string out_;       ///< Status line and headers.
+    std::string out_body_;  ///< The body, moved from the response.
     std::size_t out_sent_ = 0;
 };
 
