@@ -105,6 +105,35 @@ void respond_and_close(httplib::Response& res, int status, std::string body,
                              });
 }
 
+namespace {
+
+bool is_token_char(unsigned char c) {
+    if (c >= '0' && c <= '9') return true;
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
+    switch (c) {
+        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+        case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+            return true;
+        default:
+            return false;
+    }
+}
+
+}  // namespace
+
+bool is_token(std::string_view text) {
+    if (text.empty()) return false;
+    for (unsigned char c : text)
+        if (!is_token_char(c)) return false;
+    return true;
+}
+
+bool is_field_value(std::string_view text) {
+    for (unsigned char c : text)
+        if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+    return true;
+}
+
 bool is_synthetic_header(const std::string& name) {
     return name == "REMOTE_ADDR" || name == "REMOTE_PORT" || name == "LOCAL_ADDR" ||
            name == "LOCAL_PORT";

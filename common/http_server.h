@@ -73,6 +73,12 @@ inline bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
+/// An RFC 9110 token (a method or a field name): one or more of A-Z a-z 0-9 !#$%&'*+-.^_`|~
+bool is_token(std::string_view text);
+
+/// A field value without control characters other than tab (CR, LF and NUL among them).
+bool is_field_value(std::string_view text);
+
 /// True for the headers cpp-httplib adds to every request itself (REMOTE_ADDR and friends).
 bool is_synthetic_header(const std::string& name);
 

@@ -66,6 +66,22 @@ const char* reason_phrase(int status) {
     }
 }
 
+// The text form of an IPv4 or IPv6 socket address, and its port.
+void describe(const sockaddr_storage& address, std::string& ip, int& port) {
+    char text[INET6_ADDRSTRLEN] = {};
+    port = 0;
+    if (address.ss_family == AF_INET) {
+        const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address);
+        ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
+        port = ntohs(v4->sin_port);
+    } else if (address.ss_family == AF_INET6) {
+        const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address);
+        ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
+        port = ntohs(v6->sin6_port);
+    }
+    ip = text;
+}
+
 bool wait_for(int fd, short events, std::chrono::nanoseconds timeout) {
     pollfd entry{fd, events, 0};
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
@@ -139,17 +155,7 @@ class HandoffStream final : public httplib::Stream {
         ip.clear();
         port = 0;
         if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) return;
-        char text[INET6_ADDRSTRLEN] = {};
-        if (address.ss_family == AF_INET) {
-            auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
-            ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
-            port = ntohs(v4->sin_port);
-        } else if (address.ss_family == AF_INET6) {
-            auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
-            ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
-            port = ntohs(v6->sin6_port);
-        }
-        ip = text;
+        describe(address, ip, port);
     }
     socket_t socket() const override { return fd_; }
 
@@ -599,18 +605,10 @@ void EventServer::Loop::on_events(std::uint32_t) {
         }
         int yes = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
-        char text[INET6_ADDRSTRLEN] = {};
+        std::string ip;
         int port = 0;
-        if (address.ss_family == AF_INET) {
-            auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
-            ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
-            port = ntohs(v4->sin_port);
-        } else if (address.ss_family == AF_INET6) {
-            auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
-            ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
-            port = ntohs(v6->sin6_port);
-        }
-        auto connection = std::make_unique<Connection>(*this, fd, text, port, server->options_,
+        describe(address, ip, port);
+        auto connection = std::make_unique<Connection>(*this, fd, std::move(ip), port, server->options_,
                                                        server->handler_, server->handoff_pool_);
         Connection* raw = connection.get();
         connections.emplace(raw, std::move(connection));
@@ -708,9 +706,8 @@ int EventServer::bind(const std::string& host, int port, int backlog) {
         sockaddr_storage actual{};
         socklen_t actual_length = sizeof actual;
         ::getsockname(probe, reinterpret_cast<sockaddr*>(&actual), &actual_length);
-        bound_port = actual.ss_family == AF_INET
-                         ? ntohs(reinterpret_cast<sockaddr_in*>(&actual)->sin_port)
-                         : ntohs(reinterpret_cast<sockaddr_in6*>(&actual)->sin6_port);
+        std::string ip;
+        describe(actual, ip, bound_port);
         ::close(probe);
     }
     for (auto& loop : loops_) {

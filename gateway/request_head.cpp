@@ -8,32 +8,6 @@
 namespace faas::gateway {
 namespace {
 
-// RFC 9110 tchar.
-bool is_tchar(unsigned char c) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-    switch (c) {
-        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-        case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-            return true;
-        default:
-            return false;
-    }
-}
-
-bool is_token(std::string_view text) {
-    if (text.empty()) return false;
-    for (unsigned char c : text)
-        if (!is_tchar(c)) return false;
-    return true;
-}
-
-// Field values: visible ASCII, obs-text, space and tab; no other control characters.
-bool is_field_value(std::string_view text) {
-    for (unsigned char c : text)
-        if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
-    return true;
-}
-
 bool is_target(std::string_view text) {
     if (text.empty() || text.front() != '/') return false;
     for (unsigned char c : text)

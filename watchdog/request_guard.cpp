@@ -8,32 +8,6 @@
 namespace faas::watchdog {
 namespace {
 
-// RFC 9110 token characters.
-bool is_token_char(unsigned char c) {
-    if (c >= '0' && c <= '9') return true;
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
-    switch (c) {
-        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-        case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-            return true;
-        default:
-            return false;
-    }
-}
-
-bool is_valid_header_name(const std::string& name) {
-    if (name.empty()) return false;
-    for (unsigned char c : name)
-        if (!is_token_char(c)) return false;
-    return true;
-}
-
-bool is_valid_header_value(const std::string& value) {
-    for (unsigned char c : value)
-        if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
-    return true;
-}
-
 bool all_digits(const std::string& s) {
     if (s.empty() || s.size() > 19) return false;
     for (char c : s)
@@ -62,9 +36,9 @@ std::optional<Rejection> check_request(const httplib::Request& req, std::uint64_
         if (is_synthetic_header(name)) continue;
         ++count;
         bytes += name.size() + value.size() + 4;
-        if (!is_valid_header_name(name))
+        if (!is_token(name))
             return Rejection{400, "Invalid header name.\n"};
-        if (!is_valid_header_value(value))
+        if (!is_field_value(value))
             return Rejection{400, "Invalid value in header " + name + ".\n"};
         if (strcasecmp(name.c_str(), "Content-Length") == 0) {
             if (content_length_count++ > 0 && value != content_length)
