@@ -18,7 +18,9 @@ constexpr auto kIdleThreadLifetime = std::chrono::seconds(30);
 ElasticThreadPool::ElasticThreadPool(std::size_t min_threads, std::size_t max_threads)
     : min_threads_(min_threads), max_threads_(std::max<std::size_t>(1, max_threads)) {}
 
-ElasticThreadPool::~ElasticThreadPool() { shutdown(); }
+ElasticThreadPool::~ElasticThreadPool() {
+    shutdown();
+}
 
 void ElasticThreadPool::enqueue(std::function<void()> job) {
     std::unique_lock<std::mutex> lock(mutex_);
@@ -67,7 +69,9 @@ void tune_server(httplib::Server& server, const ServerTuning& tuning) {
     const std::size_t min_threads = tuning.min_threads;
     const std::size_t threads = tuning.threads;
     // cpp-httplib takes ownership of the raw pointer its factory returns.
-    server.new_task_queue = [min_threads, threads] { return new ElasticThreadPool(min_threads, threads); };
+    server.new_task_queue = [min_threads, threads] {
+        return new ElasticThreadPool(min_threads, threads);
+    };
     server.set_tcp_nodelay(true);
     server.set_keep_alive_max_count(tuning.keep_alive_max_requests);
     server.set_keep_alive_timeout(tuning.keep_alive_timeout_seconds);
@@ -82,7 +86,8 @@ int bind_server(httplib::Server& server, const std::string& host, int port, int 
         ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
         *listen_fd = fd;
     });
-    int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
+    int bound =
+        port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
     if (bound < 0) return -1;
     // Linux lets listen() on a listening socket change its backlog.
     if (*listen_fd >= 0) ::listen(*listen_fd, backlog);
@@ -98,11 +103,12 @@ void respond_and_close(httplib::Response& res, int status, std::string body,
     auto shared = std::make_shared<std::string>(std::move(body));
     // A provider that reports failure after writing everything makes cpp-httplib end the
     // connection once the response is out; the client still receives the whole response.
-    res.set_content_provider(shared->size(), content_type,
-                             [shared](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
-                                 sink.write(shared->data() + offset, length);
-                                 return false;
-                             });
+    res.set_content_provider(
+        shared->size(), content_type,
+        [shared](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+            sink.write(shared->data() + offset, length);
+            return false;
+        });
 }
 
 namespace {
@@ -111,8 +117,21 @@ bool is_token_char(unsigned char c) {
     if (c >= '0' && c <= '9') return true;
     if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
     switch (c) {
-        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-        case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+        case '!':
+        case '#':
+        case '$':
+        case '%':
+        case '&':
+        case '\'':
+        case '*':
+        case '+':
+        case '-':
+        case '.':
+        case '^':
+        case '_':
+        case '`':
+        case '|':
+        case '~':
             return true;
         default:
             return false;

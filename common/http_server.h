@@ -18,14 +18,14 @@ namespace faas {
 /// `max_threads`, and lets idle ones go: a watchdog at rest keeps a handful of threads, and a
 /// burst of keep-alive connections still gets one thread each.
 class ElasticThreadPool final : public httplib::TaskQueue {
-public:
+  public:
     ElasticThreadPool(std::size_t min_threads, std::size_t max_threads);
     ~ElasticThreadPool() override;
     void enqueue(std::function<void()> job) override;
     /// Runs every queued job, then returns once every thread has finished.
     void shutdown() override;
 
-private:
+  private:
     void work();
 
     std::size_t min_threads_;
@@ -40,9 +40,9 @@ private:
 };
 
 struct ServerTuning {
-    std::size_t min_threads = 4;          ///< Threads kept when idle.
-    std::size_t threads = 64;             ///< Connections served at once; more wait in the backlog.
-    int backlog = 1024;                   ///< The library's compiled-in 5 drops SYNs under load.
+    std::size_t min_threads = 4;  ///< Threads kept when idle.
+    std::size_t threads = 64;     ///< Connections served at once; more wait in the backlog.
+    int backlog = 1024;           ///< The library's compiled-in 5 drops SYNs under load.
     std::size_t keep_alive_max_requests = 100000;
     time_t keep_alive_timeout_seconds = 5;
 };

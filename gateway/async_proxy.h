@@ -51,7 +51,7 @@ class AsyncProxy {
     void* multi_ = nullptr;
     EventLoop::Timer timer_;
     std::unordered_map<void*, std::unique_ptr<Transfer>> transfers_;  ///< By easy handle.
-    std::unordered_map<int, std::unique_ptr<Socket>> sockets_;         ///< By descriptor.
+    std::unordered_map<int, std::unique_ptr<Socket>> sockets_;        ///< By descriptor.
 };
 
 }  // namespace faas::gateway

@@ -12,7 +12,9 @@
 namespace faas::gateway {
 namespace {
 
-[[noreturn]] void fail(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
+[[noreturn]] void fail(const char* what) {
+    throw std::system_error(errno, std::generic_category(), what);
+}
 
 }  // namespace
 
@@ -58,7 +60,9 @@ void EventLoop::remove(int fd) {
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
 }
 
-void EventLoop::add_timer(Timer* timer) { timers_.push_back(timer); }
+void EventLoop::add_timer(Timer* timer) {
+    timers_.push_back(timer);
+}
 
 void EventLoop::remove_timer(Timer* timer) {
     timers_.erase(std::remove(timers_.begin(), timers_.end(), timer), timers_.end());

@@ -30,39 +30,72 @@ constexpr auto kSweepInterval = std::chrono::milliseconds(250);
 
 const char* reason_phrase(int status) {
     switch (status) {
-        case 100: return "Continue";
-        case 101: return "Switching Protocols";
-        case 200: return "OK";
-        case 201: return "Created";
-        case 202: return "Accepted";
-        case 203: return "Non-Authoritative Information";
-        case 204: return "No Content";
-        case 206: return "Partial Content";
-        case 301: return "Moved Permanently";
-        case 302: return "Found";
-        case 303: return "See Other";
-        case 304: return "Not Modified";
-        case 307: return "Temporary Redirect";
-        case 308: return "Permanent Redirect";
-        case 400: return "Bad Request";
-        case 401: return "Unauthorized";
-        case 403: return "Forbidden";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 408: return "Request Timeout";
-        case 409: return "Conflict";
-        case 410: return "Gone";
-        case 413: return "Payload Too Large";
-        case 415: return "Unsupported Media Type";
-        case 422: return "Unprocessable Entity";
-        case 429: return "Too Many Requests";
-        case 431: return "Request Header Fields Too Large";
-        case 500: return "Internal Server Error";
-        case 501: return "Not Implemented";
-        case 502: return "Bad Gateway";
-        case 503: return "Service Unavailable";
-        case 504: return "Gateway Timeout";
-        default: return "Status";
+        case 100:
+            return "Continue";
+        case 101:
+            return "Switching Protocols";
+        case 200:
+            return "OK";
+        case 201:
+            return "Created";
+        case 202:
+            return "Accepted";
+        case 203:
+            return "Non-Authoritative Information";
+        case 204:
+            return "No Content";
+        case 206:
+            return "Partial Content";
+        case 301:
+            return "Moved Permanently";
+        case 302:
+            return "Found";
+        case 303:
+            return "See Other";
+        case 304:
+            return "Not Modified";
+        case 307:
+            return "Temporary Redirect";
+        case 308:
+            return "Permanent Redirect";
+        case 400:
+            return "Bad Request";
+        case 401:
+            return "Unauthorized";
+        case 403:
+            return "Forbidden";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 408:
+            return "Request Timeout";
+        case 409:
+            return "Conflict";
+        case 410:
+            return "Gone";
+        case 413:
+            return "Payload Too Large";
+        case 415:
+            return "Unsupported Media Type";
+        case 422:
+            return "Unprocessable Entity";
+        case 429:
+            return "Too Many Requests";
+        case 431:
+            return "Request Header Fields Too Large";
+        case 500:
+            return "Internal Server Error";
+        case 501:
+            return "Not Implemented";
+        case 502:
+            return "Bad Gateway";
+        case 503:
+            return "Service Unavailable";
+        case 504:
+            return "Gateway Timeout";
+        default:
+            return "Status";
     }
 }
 
@@ -292,8 +325,10 @@ class Connection final : public EventLoop::Watcher {
         }
         if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
             readable_ = true;
-            if (state_ == State::kReading) advance();
-            else if (state_ == State::kLingering) linger();
+            if (state_ == State::kReading)
+                advance();
+            else if (state_ == State::kLingering)
+                linger();
         }
     }
 
@@ -354,7 +389,8 @@ class Connection final : public EventLoop::Watcher {
         wanted_ = 0;
         reading_request_ = false;
         request_bytes_ = total;
-        exchange_.body = buffered.substr(head_.head_bytes, static_cast<std::size_t>(head_.content_length));
+        exchange_.body =
+            buffered.substr(head_.head_bytes, static_cast<std::size_t>(head_.content_length));
         state_ = State::kServing;
         handler_.serve(exchange_);
         return true;
@@ -364,7 +400,8 @@ class Connection final : public EventLoop::Watcher {
     bool fill() {
         // Room for the rest of a body, but no more than 1 MiB ahead of what has arrived: a
         // Content-Length is a claim, not a reason to allocate.
-        const std::size_t missing = wanted_ > in_.unread().size() ? wanted_ - in_.unread().size() : 0;
+        const std::size_t missing =
+            wanted_ > in_.unread().size() ? wanted_ - in_.unread().size() : 0;
         const std::size_t want = std::clamp<std::size_t>(missing, kReadChunk, 1 << 20);
         auto [at, room] = in_.space(want);
         ssize_t n = ::recv(fd_, at, room, 0);
@@ -597,7 +634,8 @@ void EventServer::Loop::on_events(std::uint32_t) {
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                log_line("Cannot accept connections for a while: out of file descriptors or memory");
+                log_line(
+                    "Cannot accept connections for a while: out of file descriptors or memory");
                 loop.remove(listen_fd);
                 accept_paused_until = Clock::now() + std::chrono::milliseconds(500);
             }
@@ -608,8 +646,9 @@ void EventServer::Loop::on_events(std::uint32_t) {
         std::string ip;
         int port = 0;
         describe(address, ip, port);
-        auto connection = std::make_unique<Connection>(*this, fd, std::move(ip), port, server->options_,
-                                                       server->handler_, server->handoff_pool_);
+        auto connection =
+            std::make_unique<Connection>(*this, fd, std::move(ip), port, server->options_,
+                                         server->handler_, server->handoff_pool_);
         Connection* raw = connection.get();
         connections.emplace(raw, std::move(connection));
         loop.add(fd, kConnectionEvents, raw);
@@ -729,7 +768,9 @@ int EventServer::bind(const std::string& host, int port, int backlog) {
     return bound_port;
 }
 
-EventLoop& EventServer::loop(std::size_t index) { return loops_[index]->loop; }
+EventLoop& EventServer::loop(std::size_t index) {
+    return loops_[index]->loop;
+}
 
 void EventServer::run() {
     for (std::size_t i = 1; i < loops_.size(); ++i)

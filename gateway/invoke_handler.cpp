@@ -66,7 +66,8 @@ CallRequest view_of(const httplib::Request& req, std::string_view target, const 
 
 void copy_to(CallResponse&& response, httplib::Response& res) {
     res.status = response.status;
-    for (auto& [name, value] : response.headers) res.headers.emplace(std::move(name), std::move(value));
+    for (auto& [name, value] : response.headers)
+        res.headers.emplace(std::move(name), std::move(value));
     res.body = std::move(response.body);
 }
 
@@ -141,7 +142,8 @@ std::unique_ptr<InvokeHandler::Call> InvokeHandler::begin(const CallRequest& req
         if (requested.empty())
             if (auto intent = alexa_intent_name(request.body)) requested = *intent;
         if (requested.empty()) {
-            early = plain(400, "Provide an x-function header or valid route /function/function_name.");
+            early =
+                plain(400, "Provide an x-function header or valid route /function/function_name.");
             return nullptr;
         }
         auto parsed = parse_function_name(requested, served_namespace_);
@@ -253,13 +255,13 @@ void InvokeHandler::stamp(const Call& call, CallResponse& response) {
     metrics_.invocation_finished(call.function, response.status, seconds);
     char duration[32];
     auto duration_end =
-        std::to_chars(duration, duration + sizeof duration, seconds, std::chars_format::fixed, 6).ptr;
+        std::to_chars(duration, duration + sizeof duration, seconds, std::chars_format::fixed, 6)
+            .ptr;
     response.headers.emplace_back("X-Call-Id", call.call_id);
     response.headers.emplace_back(
-        "X-Start-Time",
-        std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                           call.wall_start.time_since_epoch())
-                           .count()));
+        "X-Start-Time", std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                           call.wall_start.time_since_epoch())
+                                           .count()));
     response.headers.emplace_back("X-Duration-Seconds", std::string(duration, duration_end));
 }
 
@@ -279,19 +281,19 @@ void InvokeHandler::attempt(std::shared_ptr<Call> call, std::size_t position, As
     const Endpoint& endpoint = call->resolution.ready[call->order[position]];
     call->inflight.emplace(balancer_.track(endpoint));
     Call& current = *call;
-    proxy.forward(endpoint, current.request,
-                  [this, call = std::move(call), position, &proxy](ProxyResult&& result) mutable {
-                      call->inflight.reset();
-                      // Retry only while nothing was sent: a refused connection. Once a replica
-                      // had the request, running it twice could repeat its side effects.
-                      if (result.outcome == ProxyOutcome::kRefused &&
-                          position + 1 < call->order.size()) {
-                          attempt(std::move(call), position + 1, proxy);
-                          return;
-                      }
-                      auto done = std::move(call->done);
-                      done(finish(*call, std::move(result)));
-                  });
+    proxy.forward(
+        endpoint, current.request,
+        [this, call = std::move(call), position, &proxy](ProxyResult&& result) mutable {
+            call->inflight.reset();
+            // Retry only while nothing was sent: a refused connection. Once a replica
+            // had the request, running it twice could repeat its side effects.
+            if (result.outcome == ProxyOutcome::kRefused && position + 1 < call->order.size()) {
+                attempt(std::move(call), position + 1, proxy);
+                return;
+            }
+            auto done = std::move(call->done);
+            done(finish(*call, std::move(result)));
+        });
 }
 
 void InvokeHandler::run_blocking(const CallRequest& request, httplib::Response& res) {

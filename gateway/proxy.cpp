@@ -119,9 +119,13 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
 
 }  // namespace
 
-void CurlHandleDeleter::operator()(CurlHandle* handle) const { delete handle; }
+void CurlHandleDeleter::operator()(CurlHandle* handle) const {
+    delete handle;
+}
 
-HandlePool::HandlePool(ProxyOptions options) : options_(options) { ensure_curl_initialised(); }
+HandlePool::HandlePool(ProxyOptions options) : options_(options) {
+    ensure_curl_initialised();
+}
 
 HandlePool::~HandlePool() = default;
 
@@ -204,7 +208,9 @@ std::size_t HandlePool::idle() {
     return idle_.size();
 }
 
-void* easy_handle(CurlHandle& handle) { return handle.easy.get(); }
+void* easy_handle(CurlHandle& handle) {
+    return handle.easy.get();
+}
 
 void prepare_call(CurlHandle& handle, const Endpoint& endpoint, const ProxyRequest& request,
                   ProxyResult& result) {

@@ -60,9 +60,12 @@ LineStatus find_line(std::string_view buffer, std::size_t from, std::size_t max_
 
 HeadStatus verdict(LineStatus status) {
     switch (status) {
-        case LineStatus::kIncomplete: return HeadStatus::kIncomplete;
-        case LineStatus::kTooLarge: return HeadStatus::kTooLarge;
-        default: return HeadStatus::kHandOff;
+        case LineStatus::kIncomplete:
+            return HeadStatus::kIncomplete;
+        case LineStatus::kTooLarge:
+            return HeadStatus::kTooLarge;
+        default:
+            return HeadStatus::kHandOff;
     }
 }
 
@@ -74,7 +77,8 @@ std::string_view RequestHead::header(std::string_view name) const {
     return {};
 }
 
-HeadStatus parse_request_head(std::string_view buffer, const HeadLimits& limits, RequestHead& head) {
+HeadStatus parse_request_head(std::string_view buffer, const HeadLimits& limits,
+                              RequestHead& head) {
     head.headers.clear();
     head.content_length = 0;
     head.keep_alive = true;
@@ -83,7 +87,8 @@ HeadStatus parse_request_head(std::string_view buffer, const HeadLimits& limits,
     // The request line. RFC 9112 lets servers skip empty lines before it; httplib does not,
     // so neither do we (a stray CRLF after a body is handed off and answered there).
     std::size_t line_end = 0;
-    if (auto found = find_line(buffer, 0, limits.max_head_bytes, line_end); found != LineStatus::kLine)
+    if (auto found = find_line(buffer, 0, limits.max_head_bytes, line_end);
+        found != LineStatus::kLine)
         return verdict(found);
     const std::string_view line = buffer.substr(0, line_end);
     const auto first_space = line.find(' ');
@@ -100,7 +105,8 @@ HeadStatus parse_request_head(std::string_view buffer, const HeadLimits& limits,
     std::size_t at = line_end + 2;
     while (true) {
         std::size_t end = 0;
-        if (auto found = find_line(buffer, at, limits.max_head_bytes, end); found != LineStatus::kLine)
+        if (auto found = find_line(buffer, at, limits.max_head_bytes, end);
+            found != LineStatus::kLine)
             return verdict(found);
         if (end == at) {  // the blank line
             head.head_bytes = end + 2;

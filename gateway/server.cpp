@@ -38,7 +38,9 @@ GatewayServer::Routes::~Routes() {
     if (placeholder_fd_ >= 0) ::close(placeholder_fd_);
 }
 
-void GatewayServer::Routes::end_streams() { svr_sock_ = INVALID_SOCKET; }
+void GatewayServer::Routes::end_streams() {
+    svr_sock_ = INVALID_SOCKET;
+}
 
 void limit_malloc_arenas() {
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
@@ -129,8 +131,9 @@ void GatewayServer::serve(LoopExchange& exchange) {
         LoopResponse response;
         response.status = dynamic_cast<const ProviderUnavailable*>(&e) ? 502 : 500;
         response.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
-        response.body = std::string(response.status == 502 ? "Provider error: " : "Internal error: ") +
-                        e.what() + "\n";
+        response.body =
+            std::string(response.status == 502 ? "Provider error: " : "Internal error: ") +
+            e.what() + "\n";
         answer(std::move(response));
     }
 }

@@ -14,9 +14,9 @@
 
 #include "admin_handlers.h"
 #include "async_proxy.h"
-#include "event_server.h"
 #include "auth.h"
 #include "config.h"
+#include "event_server.h"
 #include "invoke_handler.h"
 #include "load_balancer.h"
 #include "metrics.h"
