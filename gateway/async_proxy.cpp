@@ -3,8 +3,10 @@
 
 #include <curl/curl.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <stdexcept>
 #include <vector>
 
@@ -12,7 +14,13 @@ namespace faas::gateway {
 
 // A socket of curl's in the loop's epoll set. When curl stops watching a connection (it went
 // back to the connection cache) the registration is kept, parked, so the next call on the same
-// connection costs no epoll_ctl; curl's close callback is where it really goes.
+// connection costs no epoll_ctl. Nothing here may throw: it runs inside curl's callbacks.
+//
+// curl does not always close a socket through our close callback before it tells us to stop
+// watching it (a connect that timed out is closed first, then removed), so the descriptor
+// number of a REMOVE may already be closed, or even reused by another thread's socket: a
+// REMOVE therefore never touches epoll. A closed descriptor leaves the epoll set by itself;
+// a stale entry for a reused number is reset when curl opens a socket with it (on_open).
 struct AsyncProxy::Socket final : EventLoop::Watcher {
     AsyncProxy* owner = nullptr;
     int fd = -1;
@@ -23,8 +31,9 @@ struct AsyncProxy::Socket final : EventLoop::Watcher {
     void on_events(std::uint32_t events) override {
         if (closed) return;
         if (parked) {
-            // An idle connection became readable: the replica closed it (or sent junk). curl
-            // finds out when it next picks the connection; until then, stop hearing about it.
+            // An idle connection became readable (the replica closed it), or it was parked
+            // while waiting to write: curl is not listening, so stop hearing about it. This
+            // event proves the registration, hence the descriptor, is still this socket's.
             owner->loop_.remove(fd);
             registered = 0;
             return;
@@ -38,11 +47,14 @@ struct AsyncProxy::Socket final : EventLoop::Watcher {
 
     void want(std::uint32_t events) {
         if (registered == events) return;
-        if (registered == 0)
-            owner->loop_.add(fd, events, this);
-        else
-            owner->loop_.modify(fd, events, this);
-        registered = events;
+        bool done = registered == 0 ? owner->loop_.add(fd, events, this)
+                                    : owner->loop_.modify(fd, events, this);
+        // The set and our record disagreed (the registration went with a closed descriptor
+        // whose number came back, say): the other operation settles it.
+        if (!done && errno == ENOENT) done = owner->loop_.add(fd, events, this);
+        if (!done && errno == EEXIST) done = owner->loop_.modify(fd, events, this);
+        // Otherwise curl's own timeouts end the transfer.
+        registered = done ? events : 0;
     }
 };
 
@@ -79,8 +91,6 @@ int AsyncProxy::on_socket(void*, int fd, int what, void* self, void* socketp) {
     if (what == CURL_POLL_REMOVE) {
         if (watched) {
             watched->parked = true;
-            // Parked sockets listen for input only: a writable socket would wake us forever.
-            if (watched->registered & EPOLLOUT) watched->want(EPOLLIN);
             curl_multi_assign(multi, fd, nullptr);
         }
         return 0;
@@ -101,6 +111,20 @@ int AsyncProxy::on_socket(void*, int fd, int what, void* self, void* socketp) {
     }
     watched->want(events);
     return 0;
+}
+
+curl_socket_t AsyncProxy::on_open(void* self, curlsocktype, curl_sockaddr* address) {
+    auto& proxy = *static_cast<AsyncProxy*>(self);
+    const int fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+    if (fd < 0) return CURL_SOCKET_BAD;
+    // A new socket with a number we still have an entry for: the old socket was closed
+    // without our close callback, and its registration went with it.
+    if (auto it = proxy.sockets_.find(fd); it != proxy.sockets_.end()) {
+        it->second->closed = true;
+        proxy.loop_.defer([doomed = std::shared_ptr<Socket>(std::move(it->second))] {});
+        proxy.sockets_.erase(it);
+    }
+    return fd;
 }
 
 int AsyncProxy::on_close(void* self, int fd) {
@@ -165,7 +189,9 @@ void AsyncProxy::forward(const Endpoint& endpoint, const ProxyRequest& request, 
     transfer->done = std::move(done);
     prepare_call(*transfer->handle, endpoint, request, transfer->result);
     CURL* easy = static_cast<CURL*>(easy_handle(*transfer->handle));
-    // A connection remembers the close callback of the handle that opened it.
+    // A connection remembers the callbacks of the handle that opened it.
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, &AsyncProxy::on_open);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, this);
     curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, &AsyncProxy::on_close);
     curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, this);
     CURLM* multi = static_cast<CURLM*>(multi_);

@@ -3,6 +3,8 @@
 // call on that loop and nothing here is touched by two threads.
 #pragma once
 
+#include <curl/curl.h>
+
 #include <functional>
 #include <memory>
 #include <unordered_map>
@@ -40,6 +42,7 @@ class AsyncProxy {
 
     static int on_socket(void* easy, int fd, int what, void* self, void* socket);
     static int on_close(void* self, int fd);
+    static curl_socket_t on_open(void* self, curlsocktype purpose, curl_sockaddr* address);
     static int on_timer(void* multi, long timeout_ms, void* self);
     void socket_action(int fd, int mask);
     /// Reports ended transfers: now, or after the events being handled when `later`

@@ -41,18 +41,18 @@ EventLoop::~EventLoop() {
     ::close(epoll_fd_);
 }
 
-void EventLoop::add(int fd, std::uint32_t events, Watcher* watcher) {
+bool EventLoop::add(int fd, std::uint32_t events, Watcher* watcher) {
     epoll_event event{};
     event.events = events;
     event.data.ptr = watcher;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) fail("epoll_ctl add");
+    return ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) == 0;
 }
 
-void EventLoop::modify(int fd, std::uint32_t events, Watcher* watcher) {
+bool EventLoop::modify(int fd, std::uint32_t events, Watcher* watcher) {
     epoll_event event{};
     event.events = events;
     event.data.ptr = watcher;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event) != 0) fail("epoll_ctl mod");
+    return ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event) == 0;
 }
 
 void EventLoop::remove(int fd) {

@@ -36,9 +36,10 @@ class EventLoop {
     EventLoop(const EventLoop&) = delete;
     EventLoop& operator=(const EventLoop&) = delete;
 
-    // Loop thread only (or before run()).
-    void add(int fd, std::uint32_t events, Watcher* watcher);
-    void modify(int fd, std::uint32_t events, Watcher* watcher);
+    // Loop thread only (or before run()). add and modify return false with errno set when
+    // epoll_ctl fails: they run inside libcurl's callbacks, where nothing may throw.
+    [[nodiscard]] bool add(int fd, std::uint32_t events, Watcher* watcher);
+    [[nodiscard]] bool modify(int fd, std::uint32_t events, Watcher* watcher);
     void remove(int fd);
     /// `timer` must outlive the loop or be removed before it dies.
     void add_timer(Timer* timer);

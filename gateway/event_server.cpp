@@ -587,7 +587,10 @@ class Connection final : public EventLoop::Watcher {
         readable_ = true;  // whatever arrived meanwhile raised no event we saw
         writable_ = true;
         deadline_ = Clock::now() + options_.keep_alive_timeout;
-        owner_.loop.add(fd_, kConnectionEvents, this);
+        if (!owner_.loop.add(fd_, kConnectionEvents, this)) {
+            close();
+            return;
+        }
         advance();
     }
 
@@ -650,8 +653,11 @@ void EventServer::Loop::on_events(std::uint32_t) {
             std::make_unique<Connection>(*this, fd, std::move(ip), port, server->options_,
                                          server->handler_, server->handoff_pool_);
         Connection* raw = connection.get();
+        if (!loop.add(fd, kConnectionEvents, raw)) {
+            log_line("Cannot watch a new connection: " + std::string(std::strerror(errno)));
+            continue;  // the connection's destructor closes it
+        }
         connections.emplace(raw, std::move(connection));
-        loop.add(fd, kConnectionEvents, raw);
     }
 }
 
@@ -690,7 +696,8 @@ EventServer::EventServer(EventServerOptions options, EventServerHandler& handler
             if (raw->accept_paused_until != Clock::time_point::min() &&
                 now >= raw->accept_paused_until) {
                 raw->accept_paused_until = Clock::time_point::min();
-                raw->loop.add(raw->listen_fd, EPOLLIN, raw);
+                if (!raw->loop.add(raw->listen_fd, EPOLLIN, raw))
+                    raw->accept_paused_until = now + std::chrono::milliseconds(500);
             }
             raw->sweep.deadline = now + kSweepInterval;
         };
@@ -763,7 +770,7 @@ int EventServer::bind(const std::string& host, int port, int backlog) {
             return -1;
         }
         loop->listen_fd = fd;
-        loop->loop.add(fd, EPOLLIN, loop.get());
+        if (!loop->loop.add(fd, EPOLLIN, loop.get())) return -1;
     }
     return bound_port;
 }
