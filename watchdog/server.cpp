@@ -32,7 +32,8 @@ thread_local RequestScope t_scope;
 const char* const kHealthPath = "/_/health";
 
 bool known_to_httplib(const std::string& method) {
-    for (const char* m : {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "PRI"})
+    for (const char* m :
+         {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "PRI"})
         if (method == m) return true;
     return false;
 }
@@ -41,7 +42,8 @@ bool known_to_httplib(const std::string& method) {
 
 WatchdogServer::WatchdogServer(Config config)
     : config_(std::move(config)), fork_handler_(config_, process_environment()), proxy_(config_) {
-    if (config_.mode == Mode::http) upstream_ = std::make_unique<UpstreamProcess>(config_, process_environment());
+    if (config_.mode == Mode::http)
+        upstream_ = std::make_unique<UpstreamProcess>(config_, process_environment());
     install_routes();
 }
 
@@ -60,10 +62,13 @@ bool WatchdogServer::healthy() const {
 
 void WatchdogServer::install_routes() {
     ServerTuning tuning;
-    tuning.threads = std::max<std::size_t>(512, static_cast<std::size_t>(config_.max_inflight) + 64);
+    tuning.threads =
+        std::max<std::size_t>(512, static_cast<std::size_t>(config_.max_inflight) + 64);
     tune_server(server_, tuning);
-    server_.set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(config_.read_timeout));
-    server_.set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(config_.write_timeout));
+    server_.set_read_timeout(
+        std::chrono::duration_cast<std::chrono::microseconds>(config_.read_timeout));
+    server_.set_write_timeout(
+        std::chrono::duration_cast<std::chrono::microseconds>(config_.write_timeout));
 
     server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
         t_scope = RequestScope{true, Clock::now(), nullptr};
@@ -89,12 +94,13 @@ void WatchdogServer::install_routes() {
         return httplib::Server::HandlerResponse::Unhandled;
     });
 
-    server_.set_error_handler(httplib::Server::HandlerWithResponse(
-        [](const httplib::Request& req, httplib::Response& res) {
+    server_.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
+                                                                      httplib::Response& res) {
         if (!t_scope.open) {
             // cpp-httplib refused the request before routing: a request line or header section
             // it could not take. It would keep the connection; we close it, as RFC 9112 asks.
-            bool line_ok = known_to_httplib(req.method) && (req.version == "HTTP/1.1" || req.version == "HTTP/1.0");
+            bool line_ok = known_to_httplib(req.method) &&
+                           (req.version == "HTTP/1.1" || req.version == "HTTP/1.0");
             if (res.status == 400 && line_ok) {
                 respond_and_close(res, 431, "Request header fields too large.\n");
             } else if (res.status == 400 && !req.method.empty() && !known_to_httplib(req.method) &&
@@ -123,7 +129,8 @@ void WatchdogServer::install_routes() {
 
     server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
         auto now = Clock::now();
-        double seconds = t_scope.open ? std::chrono::duration<double>(now - t_scope.started).count() : 0.0;
+        double seconds =
+            t_scope.open ? std::chrono::duration<double>(now - t_scope.started).count() : 0.0;
         metrics_.record(req.method, res.status, seconds);
         if (t_scope.open) metrics_.request_ended();
         if (t_scope.in_flight_slot) t_scope.in_flight_slot->fetch_sub(1);
@@ -142,7 +149,9 @@ void WatchdogServer::install_routes() {
         serve_function(req, res, nullptr);
     });
     auto with_body = [this](const httplib::Request& req, httplib::Response& res,
-                            const httplib::ContentReader& reader) { serve_function(req, res, &reader); };
+                            const httplib::ContentReader& reader) {
+        serve_function(req, res, &reader);
+    };
     server_.Post(".*", with_body);
     server_.Put(".*", with_body);
     server_.Patch(".*", with_body);
@@ -175,8 +184,9 @@ void WatchdogServer::serve_function(const httplib::Request& req, httplib::Respon
             return true;
         });
         if (too_large) {
-            respond_and_close(res, 413, "Request body is larger than max_request_bytes (" +
-                                            std::to_string(config_.max_request_bytes) + " bytes).\n");
+            respond_and_close(res, 413,
+                              "Request body is larger than max_request_bytes (" +
+                                  std::to_string(config_.max_request_bytes) + " bytes).\n");
             return;
         }
         if (!read) {
@@ -187,7 +197,8 @@ void WatchdogServer::serve_function(const httplib::Request& req, httplib::Respon
     if (config_.mode == Mode::http) {
         if (!upstream_->ready()) {
             res.status = 503;
-            res.set_content("Function is not ready: its upstream is not accepting connections.\n", "text/plain");
+            res.set_content("Function is not ready: its upstream is not accepting connections.\n",
+                            "text/plain");
             return;
         }
         proxy_.forward(req, body, res);
@@ -208,13 +219,15 @@ bool WatchdogServer::start() {
         return false;
     }
     faas::log_line("Forking - " + config_.fprocess + " (mode: " + to_string(config_.mode) + ")");
-    faas::log_line("Timeouts: read: " + format_duration(config_.read_timeout) + ", write: " +
-                   format_duration(config_.write_timeout) + " hard: " + format_duration(config_.exec_timeout) + ".");
+    faas::log_line("Timeouts: read: " + format_duration(config_.read_timeout) +
+                   ", write: " + format_duration(config_.write_timeout) +
+                   " hard: " + format_duration(config_.exec_timeout) + ".");
     if (!config_.suppress_lock) {
         faas::log_line("Writing lock-file to: " + config_.lock_path);
         int fd = ::open(config_.lock_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0660);
         if (fd < 0) {
-            faas::log_line("Cannot write lock-file " + config_.lock_path + ": " + std::strerror(errno));
+            faas::log_line("Cannot write lock-file " + config_.lock_path + ": " +
+                           std::strerror(errno));
             return false;
         }
         ::close(fd);
@@ -261,7 +274,8 @@ void WatchdogServer::drain() {
     draining_ = true;
     // Keep serving while health fails, so whatever balances load has time to notice.
     if (config_.healthcheck_interval.count() > 0) {
-        faas::log_line("Waiting " + format_duration(config_.healthcheck_interval) + " (healthcheck_interval)");
+        faas::log_line("Waiting " + format_duration(config_.healthcheck_interval) +
+                       " (healthcheck_interval)");
         std::this_thread::sleep_for(config_.healthcheck_interval);
     }
     // Stop accepting; listen_after_bind() returns when every accepted connection is done.

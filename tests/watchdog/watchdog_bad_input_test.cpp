@@ -12,7 +12,9 @@ using Env = std::map<std::string, std::string>;
 using namespace std::chrono_literals;
 
 namespace {
-std::string status_line(const std::string& response) { return response.substr(0, response.find("\r\n")); }
+std::string status_line(const std::string& response) {
+    return response.substr(0, response.find("\r\n"));
+}
 }  // namespace
 
 TEST_CASE("a missing fprocess stops start-up with one line and exit code 2") {
@@ -32,16 +34,19 @@ TEST_CASE("an unparsable timeout stops start-up naming the variable") {
 TEST_CASE("malformed requests get clear statuses and closed connections") {
     Watchdog wd(Env{{"fprocess", "cat"}});
     SUBCASE("a header name with '='") {
-        auto r = raw_exchange(wd.port, "POST / HTTP/1.1\r\nHost: x\r\nBad=Name: 1\r\nContent-Length: 0\r\n\r\n");
+        auto r = raw_exchange(
+            wd.port, "POST / HTTP/1.1\r\nHost: x\r\nBad=Name: 1\r\nContent-Length: 0\r\n\r\n");
         CHECK(status_line(r) == "HTTP/1.1 400 Bad Request");
     }
     SUBCASE("a NUL in a header") {
-        const char request[] = "POST / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\nContent-Length: 0\r\n\r\n";
+        const char request[] =
+            "POST / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\nContent-Length: 0\r\n\r\n";
         auto r = raw_exchange(wd.port, std::string(request, sizeof request - 1));
         CHECK(status_line(r).rfind("HTTP/1.1 400", 0) == 0);
     }
     SUBCASE("an oversized header line") {
-        auto r = raw_exchange(wd.port, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n");
+        auto r = raw_exchange(
+            wd.port, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n");
         CHECK(status_line(r) == "HTTP/1.1 431 Request Header Fields Too Large");
     }
     SUBCASE("too many headers") {
@@ -51,9 +56,10 @@ TEST_CASE("malformed requests get clear statuses and closed connections") {
         CHECK(status_line(r) == "HTTP/1.1 431 Request Header Fields Too Large");
     }
     SUBCASE("Content-Length with Transfer-Encoding, smuggled request behind it") {
-        auto r = raw_exchange(wd.port,
-                              "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
-                              "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
+        auto r = raw_exchange(
+            wd.port,
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
         CHECK(status_line(r) == "HTTP/1.1 400 Bad Request");
         // One response only, then the connection is closed: the tail is never read as a request.
         CHECK(r.find("HTTP/1.1", 5) == std::string::npos);
@@ -75,17 +81,22 @@ TEST_CASE("malformed requests get clear statuses and closed connections") {
     CHECK(health->status == 200);
 }
 
-TEST_CASE("a client that disconnects mid-body starts nothing - one that leaves mid-run leaves no zombie") {
+TEST_CASE(
+    "a client that disconnects mid-body starts nothing - one that leaves mid-run leaves no "
+    "zombie") {
     Watchdog wd(Env{{"fprocess", "sh -c 'cat >/dev/null; sleep 1; echo done'"}});
-    raw_exchange(wd.port, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly-a-little", 200ms);
+    raw_exchange(wd.port, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly-a-little",
+                 200ms);
     raw_exchange(wd.port, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody", 200ms);
     // The second client left while its function ran; the function still ends and is reaped.
     CHECK(faas::test::wait_until([&] { return wd.forks() == 1; }, 2s));
-    CHECK(faas::test::wait_until([&] {
-        return faas::test::descendants_of(wd.process->pid()).empty() &&
-               faas::test::zombie_children(wd.process->pid()) == 0 &&
-               wd.process->output().find("Wrote 5 Bytes") != std::string::npos;
-    }, 5s));
+    CHECK(faas::test::wait_until(
+        [&] {
+            return faas::test::descendants_of(wd.process->pid()).empty() &&
+                   faas::test::zombie_children(wd.process->pid()) == 0 &&
+                   wd.process->output().find("Wrote 5 Bytes") != std::string::npos;
+        },
+        5s));
     CHECK(wd.forks() == 1);
 }
 
