@@ -153,6 +153,19 @@ bool is_field_value(std::string_view text) {
     return true;
 }
 
+void settle_missing_length(const httplib::Request& req) {
+    if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) return;
+    // The request is the library's to change at this point: only its header map is touched.
+    const_cast<httplib::Request&>(req).headers.emplace("Content-Length", "0");
+}
+
+bool is_httplib_method(std::string_view method) {
+    for (std::string_view known :
+         {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "PRI"})
+        if (method == known) return true;
+    return false;
+}
+
 bool is_synthetic_header(const std::string& name) {
     return name == "REMOTE_ADDR" || name == "REMOTE_PORT" || name == "LOCAL_ADDR" ||
            name == "LOCAL_PORT";

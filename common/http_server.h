@@ -79,6 +79,15 @@ bool is_token(std::string_view text);
 /// A field value without control characters other than tab (CR, LF and NUL among them).
 bool is_field_value(std::string_view text);
 
+/// RFC 9112 6.3: a request with neither Content-Length nor Transfer-Encoding has an empty body.
+/// cpp-httplib 0.11.4 instead reads a POST, PUT or PATCH body until the client closes, so a
+/// plain `curl -X POST` would wait for read_timeout. Call it from the pre-routing handler,
+/// before the body is read: it states the empty length for the library.
+void settle_missing_length(const httplib::Request& req);
+
+/// True for the methods cpp-httplib parses; it refuses any other request line with a 400.
+bool is_httplib_method(std::string_view method);
+
 /// True for the headers cpp-httplib adds to every request itself (REMOTE_ADDR and friends).
 bool is_synthetic_header(const std::string& name);
 

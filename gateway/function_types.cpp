@@ -24,6 +24,8 @@ json parse_object(const std::string& body) {
         }
         return true;
     };
+    if (body.find_first_not_of(" \t\r\n") == std::string::npos)
+        throw BadRequest("empty request body: expected a JSON object");
     auto parsed = json::parse(body, limit_depth, /*allow_exceptions=*/false);
     if (too_deep)
         throw BadRequest("JSON in request body is nested deeper than " +

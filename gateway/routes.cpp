@@ -104,4 +104,23 @@ std::string_view route_label(std::string_view path) {
     return "other";
 }
 
+std::string_view allowed_methods(std::string_view path) {
+    // One path segment after `prefix`, as the server's "[^/]+" patterns.
+    auto one_segment_after = [&](std::string_view prefix) {
+        if (path.substr(0, prefix.size()) != prefix) return false;
+        std::string_view rest = path.substr(prefix.size());
+        return !rest.empty() && rest.find('/') == std::string_view::npos;
+    };
+    if (path.substr(0, 10) == "/function/") return "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+    if (path == "/") return "POST";
+    if (path == "/system/functions" || path == "/system/secrets")
+        return "GET, HEAD, POST, PUT, DELETE";
+    if (path == "/system/alert" || one_segment_after("/system/scale-function/")) return "POST";
+    if (path == "/healthz" || path == "/metrics" || path == "/system/info" ||
+        path == "/system/namespaces" || path == "/system/logs" ||
+        one_segment_after("/system/function/"))
+        return "GET, HEAD";
+    return {};
+}
+
 }  // namespace faas::gateway

@@ -18,6 +18,36 @@ namespace {
 
 thread_local std::chrono::steady_clock::time_point request_start;
 
+// Is `method` in an Allow header value ("GET, HEAD, POST")?
+bool allows(std::string_view allowed, std::string_view method) {
+    while (!allowed.empty()) {
+        const auto comma = allowed.find(',');
+        if (allowed.substr(0, comma) == method) return true;
+        if (comma == std::string_view::npos) break;
+        allowed.remove_prefix(comma + 1);
+        while (!allowed.empty() && allowed.front() == ' ') allowed.remove_prefix(1);
+    }
+    return false;
+}
+
+// A body for the errors cpp-httplib answers by itself, before any handler of ours runs.
+std::string reason_of_refusal(int status) {
+    switch (status) {
+        case 400:
+            return "Bad request.\n";
+        case 413:
+            return "Request body too large.\n";
+        case 414:
+            return "Request URI too long.\n";
+        case 431:
+            return "Request header fields too large.\n";
+        case 503:
+            return "Service unavailable.\n";
+        default:
+            return "Request failed with status " + std::to_string(status) + ".\n";
+    }
+}
+
 void plain(httplib::Response& res, int status, const std::string& message) {
     res.status = status;
     res.set_content(message + "\n", "text/plain; charset=utf-8");
@@ -232,6 +262,7 @@ void GatewayServer::register_routes() {
             respond_and_close(res, 400, "Ambiguous or unexpected request framing\n");
             return httplib::Server::HandlerResponse::Handled;
         }
+        settle_missing_length(req);
         if (auth_ && (req.path == "/system" || req.path.rfind("/system/", 0) == 0) &&
             !auth_->allows(req.get_header_value("Authorization"))) {
             // Nothing of the request is read or acted on: no side effect of any kind.
@@ -246,6 +277,34 @@ void GatewayServer::register_routes() {
             std::chrono::duration<double>(std::chrono::steady_clock::now() - request_start).count();
         metrics_.http_request(req.method, route_label(req.path), res.status, seconds);
     });
+
+    // cpp-httplib's own answers (no route, a request line it refused) come without a body.
+    // Give them one, and answer a method a served path does not take with 405 and Allow, as
+    // OpenFaaS's router does. The connection is closed: the request body may be unread.
+    server_.set_error_handler(httplib::Server::HandlerWithResponse(
+        [](const httplib::Request& req, httplib::Response& res) {
+            if (!res.body.empty() || res.is_chunked_content_provider_)
+                return httplib::Server::HandlerResponse::Unhandled;  // one of our handlers'
+            // A refused request line leaves the path unset.
+            const std::string path =
+                !req.path.empty() ? req.path : req.target.substr(0, req.target.find('?'));
+            const std::string_view allowed = allowed_methods(path);
+            if (res.status == 404 || (res.status == 400 && !allows(allowed, req.method))) {
+                if (allowed.empty() || !is_token(req.method)) {
+                    respond_and_close(
+                        res, res.status == 404 ? 404 : 400,
+                        res.status == 404 ? "404 page not found\n" : reason_of_refusal(400));
+                } else {
+                    res.set_header("Allow", std::string(allowed));
+                    respond_and_close(res, 405,
+                                      "Method " + req.method + " is not allowed on " + path +
+                                          ": use " + std::string(allowed) + ".\n");
+                }
+            } else {
+                respond_and_close(res, res.status, reason_of_refusal(res.status));
+            }
+            return httplib::Server::HandlerResponse::Handled;
+        }));
 
     // The hot path first: cpp-httplib tries patterns in registration order.
     const std::string function_pattern = "/function/.*";

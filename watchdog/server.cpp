@@ -31,13 +31,6 @@ thread_local RequestScope t_scope;
 
 const char* const kHealthPath = "/_/health";
 
-bool known_to_httplib(const std::string& method) {
-    for (const char* m :
-         {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "PRI"})
-        if (method == m) return true;
-    return false;
-}
-
 }  // namespace
 
 WatchdogServer::WatchdogServer(Config config)
@@ -81,6 +74,7 @@ void WatchdogServer::install_routes() {
             respond_and_close(res, rejection->status, rejection->message);
             return httplib::Server::HandlerResponse::Handled;
         }
+        settle_missing_length(req);
         if (config_.max_inflight > 0) {
             if (in_flight_.fetch_add(1) >= config_.max_inflight) {
                 in_flight_.fetch_sub(1);
@@ -99,11 +93,11 @@ void WatchdogServer::install_routes() {
         if (!t_scope.open) {
             // cpp-httplib refused the request before routing: a request line or header section
             // it could not take. It would keep the connection; we close it, as RFC 9112 asks.
-            bool line_ok = known_to_httplib(req.method) &&
+            bool line_ok = is_httplib_method(req.method) &&
                            (req.version == "HTTP/1.1" || req.version == "HTTP/1.0");
             if (res.status == 400 && line_ok) {
                 respond_and_close(res, 431, "Request header fields too large.\n");
-            } else if (res.status == 400 && !req.method.empty() && !known_to_httplib(req.method) &&
+            } else if (res.status == 400 && !req.method.empty() && !is_httplib_method(req.method) &&
                        (req.version == "HTTP/1.1" || req.version == "HTTP/1.0")) {
                 respond_and_close(res, 405, "Method " + req.method + " is not allowed.\n");
             } else {

@@ -85,3 +85,15 @@ TEST_CASE("secret names are file-safe") {
     CHECK_FALSE(is_valid_secret_name(".hidden"));
     CHECK_FALSE(is_valid_secret_name("a..b"));
 }
+
+TEST_CASE("allowed methods mirror the routes, one path segment for names") {
+    CHECK(allowed_methods("/system/functions") == "GET, HEAD, POST, PUT, DELETE");
+    CHECK(allowed_methods("/system/function/abc") == "GET, HEAD");
+    CHECK(allowed_methods("/system/function/") == "");
+    CHECK(allowed_methods("/system/function/a/b") == "");
+    CHECK(allowed_methods("/system/scale-function/abc") == "POST");
+    CHECK(allowed_methods("/") == "POST");
+    CHECK(allowed_methods("/function/x/any/path") != "");
+    CHECK(allowed_methods("/system") == "");
+    CHECK(allowed_methods("/systemx/info") == "");
+}

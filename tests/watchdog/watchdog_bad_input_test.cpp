@@ -125,3 +125,19 @@ TEST_CASE("functions that ignore stdin, close stdout early or exit at once are a
         CHECK(faas::test::zombie_children(wd.process->pid()) == 0);
     }
 }
+
+TEST_CASE(
+    "a POST without Content-Length or Transfer-Encoding has an empty body, answered at once") {
+    // RFC 9112 6.3: what `curl -X POST` sends. cpp-httplib alone would read until read_timeout.
+    Watchdog wd(Env{{"fprocess", "wc -c"}, {"read_timeout", "30s"}});
+    for (const char* method : {"POST", "PUT", "PATCH"}) {
+        CAPTURE(method);
+        const auto started = std::chrono::steady_clock::now();
+        auto r = raw_exchange(
+            wd.port, std::string(method) + " / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            10s);
+        CHECK(status_line(r) == "HTTP/1.1 200 OK");
+        CHECK(r.substr(r.find("\r\n\r\n") + 4) == "0\n");
+        CHECK(std::chrono::steady_clock::now() - started < 5s);
+    }
+}

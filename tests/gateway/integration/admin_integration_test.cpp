@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "integration/gateway_fixture.h"
+#include "routes.h"
 #include "support/wait.h"
 
 using namespace faas::test;
@@ -109,7 +110,81 @@ TEST_CASE("info and namespaces") {
     CHECK(healthz->status == 200);
 }
 
-TEST_CASE("basic auth guards /system/* with no side effect; functions stay open") {
+namespace {
+std::string status_line(const std::string& response) {
+    return response.substr(0, response.find("\r\n"));
+}
+bool has_line(const std::string& response, const std::string& line) {
+    return response.find("\r\n" + line + "\r\n") != std::string::npos;
+}
+}  // namespace
+
+TEST_CASE("a method a route does not take is 405 with Allow, other paths 404, each with a body") {
+    GatewayFixture gateway;
+    auto exchange = [&](const std::string& method, const std::string& path) {
+        return raw_exchange(gateway.port(), method + " " + path +
+                                                " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                                                "Connection: close\r\n\r\n");
+    };
+    struct Case {
+        const char* method;
+        const char* path;
+        const char* allow;
+    };
+    for (const Case& c : {Case{"PATCH", "/system/functions", "GET, HEAD, POST, PUT, DELETE"},
+                          Case{"BREW", "/system/functions", "GET, HEAD, POST, PUT, DELETE"},
+                          Case{"POST", "/system/info", "GET, HEAD"},
+                          Case{"DELETE", "/system/function/echo", "GET, HEAD"},
+                          Case{"GET", "/system/scale-function/echo", "POST"},
+                          Case{"PUT", "/system/alert", "POST"}, Case{"GET", "/", "POST"}}) {
+        CAPTURE(c.method);
+        CAPTURE(c.path);
+        auto response = exchange(c.method, c.path);
+        CHECK(status_line(response) == "HTTP/1.1 405 Method Not Allowed");
+        CHECK(has_line(response, std::string("Allow: ") + c.allow));
+        CHECK(response.find(std::string("Method ") + c.method + " is not allowed on " + c.path) !=
+              std::string::npos);
+    }
+    for (const char* path :
+         {"/system/nothing", "/system/function/", "/system/function/a/b", "/x"}) {
+        CAPTURE(path);
+        auto response = exchange("GET", path);
+        CHECK(status_line(response) == "HTTP/1.1 404 Not Found");
+        CHECK(response.find("404 page not found") != std::string::npos);
+    }
+    // Every method the table allows reaches a handler of ours on each admin path (a 404 for the
+    // unknown function "echo" is the handler's, with its own message).
+    for (const char* path : {"/system/functions", "/system/secrets", "/system/info",
+                             "/system/namespaces", "/system/function/echo", "/healthz", "/metrics",
+                             "/system/scale-function/echo", "/system/alert"}) {
+        std::string_view allowed = faas::gateway::allowed_methods(path);
+        REQUIRE_FALSE(allowed.empty());
+        while (!allowed.empty()) {
+            auto comma = allowed.find(',');
+            std::string method(allowed.substr(0, comma));
+            allowed = comma == std::string_view::npos ? "" : allowed.substr(comma + 2);
+            CAPTURE(path);
+            CAPTURE(method);
+            auto response = exchange(method, path);
+            CHECK(status_line(response) != "HTTP/1.1 405 Method Not Allowed");
+            CHECK(response.find("404 page not found") == std::string::npos);
+        }
+    }
+}
+
+TEST_CASE("a request without Content-Length or Transfer-Encoding has an empty body") {
+    // RFC 9112 6.3. `curl -X POST` sends no length; the answer must not wait for read_timeout.
+    GatewayFixture gateway(GatewayEnv{{"read_timeout", "30s"}});
+    const auto started = std::chrono::steady_clock::now();
+    auto response = raw_exchange(
+        gateway.port(), "POST /system/functions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        10s);
+    CHECK(status_line(response) == "HTTP/1.1 400 Bad Request");
+    CHECK(response.find("empty request body") != std::string::npos);
+    CHECK(std::chrono::steady_clock::now() - started < 5s);
+}
+
+TEST_CASE("basic auth guards /system/* with no side effect, functions stay open") {
     TempDir secrets;
     std::ofstream(secrets.path() + "/basic-auth-user") << "admin\n";
     std::ofstream(secrets.path() + "/basic-auth-password") << "s3cret\n";
