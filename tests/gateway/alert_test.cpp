@@ -7,7 +7,7 @@
 
 using namespace faas::gateway;
 
-TEST_CASE("firing adds ceil(max*factor/100) up to max; resolved returns to min") {
+TEST_CASE("firing adds ceil(max*factor/100) up to max, resolved returns to min") {
     ScalingBounds bounds{1, 20, 20};
     CHECK(scaled_replicas(1, true, bounds) == 5);
     CHECK(scaled_replicas(5, true, bounds) == 9);

@@ -82,7 +82,7 @@ TEST_CASE("bad values name the variable") {
     }
 }
 
-TEST_CASE("watchdog_path: explicit must exist; default is beside the gateway, then PATH") {
+TEST_CASE("watchdog_path: explicit must exist, default is beside the gateway, then PATH") {
     faas::test::TempDir dir;
     auto watchdog = fake_watchdog(dir);
     faas::MapEnv missing({{"watchdog_path", dir.path() + "/nope"}});

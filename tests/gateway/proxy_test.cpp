@@ -70,7 +70,7 @@ struct Upstream {
 
 }  // namespace
 
-TEST_CASE("forwards method, path, query, body and headers; connections are reused") {
+TEST_CASE("forwards method, path, query, body and headers, and reuses connections") {
     Upstream upstream;
     Proxy proxy(ProxyOptions{});
     std::string body = "hello";
@@ -128,8 +128,7 @@ TEST_CASE("handles idle past their lifetime leave the pool") {
     CHECK(proxy.idle_handles() == 2);
     std::this_thread::sleep_for(100ms);  // the lifetime itself is what is tested
     // The next release frees the cold one; the handle just used stays.
-    CHECK(proxy.forward(endpoint, ProxyRequest{"GET", "/", {}, {}}).outcome ==
-          ProxyOutcome::kOk);
+    CHECK(proxy.forward(endpoint, ProxyRequest{"GET", "/", {}, {}}).outcome == ProxyOutcome::kOk);
     CHECK(proxy.idle_handles() == 1);
 }
 

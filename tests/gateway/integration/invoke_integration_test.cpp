@@ -21,7 +21,7 @@ int status_of(const std::string& response) {
 }  // namespace
 
 TEST_CASE(
-    "method, path suffix, query, headers and body reach the function; call headers come back") {
+    "method, path suffix, query, headers and body reach the function, call headers come back") {
     GatewayFixture gateway;
     gateway.deploy_ready("env", "env");
     gateway.deploy_ready("echo", "cat");
