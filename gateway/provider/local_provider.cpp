@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <sstream>
 
 #include "alert.h"
@@ -23,6 +24,11 @@ using nlohmann::json;
 
 constexpr auto kSuperviseInterval = std::chrono::milliseconds(100);
 constexpr auto kHealthInterval = std::chrono::seconds(1);
+// A replica that answers "unhealthy" leaves the rotation at once; one that does not answer in
+// time leaves it after three such probes in a row, as with Docker's retries. A fork-mode replica
+// busy with hundreds of calls answers late: taking it out then turned a slow second into a
+// burst of 503s.
+constexpr int kHealthRetries = 3;
 constexpr auto kStableAfter = std::chrono::seconds(10);
 
 void write_file_atomically(const fs::path& path, const std::string& content, mode_t mode) {
@@ -55,13 +61,20 @@ std::string fprocess_of(const FunctionDeployment& deployment) {
     return it == deployment.env_vars.end() ? std::string() : it->second;
 }
 
-bool healthy(int port) {
+enum class Health {
+    kHealthy,
+    kUnhealthy,  ///< It said so (503: lock file gone, draining), or nothing listens on its port.
+    kNoAnswer,   ///< Busy or hung: only a run of these takes it out of rotation.
+};
+
+Health probe_health(int port) {
     httplib::Client client("127.0.0.1", port);
-    client.set_connection_timeout(0, 300'000);
-    client.set_read_timeout(0, 500'000);
-    client.set_write_timeout(0, 300'000);
+    client.set_connection_timeout(1, 0);
+    client.set_read_timeout(2, 0);
+    client.set_write_timeout(1, 0);
     auto res = client.Get("/_/health");
-    return res && res->status == 200;
+    if (res) return res->status == 200 ? Health::kHealthy : Health::kUnhealthy;
+    return res.error() == httplib::Error::Connection ? Health::kUnhealthy : Health::kNoAnswer;
 }
 
 }  // namespace
@@ -76,6 +89,7 @@ struct LocalProvider::Replica {
     bool ready = false;
     Clock::time_point ready_since;
     Clock::time_point next_health_check;
+    int unanswered_checks = 0;  ///< Health probes in a row that got no answer in time.
     int restarts = 0;
     std::optional<Clock::time_point> restart_at;
     bool stopping = false;
@@ -496,7 +510,7 @@ void LocalProvider::check_health() {
         std::shared_ptr<Replica> replica;
         const ReplicaProcess* process;
         int port;
-        bool ok = false;
+        Health health = Health::kNoAnswer;
     };
     std::vector<Target> targets;
     auto now = Clock::now();
@@ -512,21 +526,38 @@ void LocalProvider::check_health() {
             }
     }
     if (targets.empty()) return;
-    for (auto& target : targets) target.ok = healthy(target.port);
+    // At once, so one hung replica does not hold up the others' checks (or the supervisor).
+    std::vector<std::future<Health>> probes;
+    probes.reserve(targets.size());
+    for (const auto& target : targets) {
+        try {
+            probes.push_back(std::async(std::launch::async, probe_health, target.port));
+        } catch (const std::system_error&) {  // no thread to be had: probe it in turn
+            probes.push_back(std::async(std::launch::deferred, probe_health, target.port));
+        }
+    }
+    for (std::size_t i = 0; i < targets.size(); ++i) targets[i].health = probes[i].get();
     std::unique_lock lock(mutex_);
     now = Clock::now();
     for (auto& target : targets) {
         auto& replica = *target.replica;
         if (replica.stopping || replica.process.get() != target.process) continue;
         replica.next_health_check = now + kHealthInterval;
-        if (target.ok && !replica.ready) {
+        const bool ok = target.health == Health::kHealthy;
+        replica.unanswered_checks =
+            target.health == Health::kNoAnswer ? replica.unanswered_checks + 1 : 0;
+        if (ok && !replica.ready) {
             replica.ready = true;
             replica.ever_ready = true;
             replica.ready_since = now;
             log_line("Replica " + replica.id + " ready on port " + std::to_string(target.port));
-        } else if (!target.ok && replica.ready) {
+        } else if (replica.ready && target.health == Health::kUnhealthy) {
             replica.ready = false;
             log_line("Replica " + replica.id + " failed its health check");
+        } else if (replica.ready && replica.unanswered_checks >= kHealthRetries) {
+            replica.ready = false;
+            log_line("Replica " + replica.id + " did not answer " + std::to_string(kHealthRetries) +
+                     " health checks in a row: out of rotation until it passes one");
         }
     }
     for (auto& [name, function] : functions_) refresh_endpoints_locked(*function);

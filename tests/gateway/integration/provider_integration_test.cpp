@@ -118,6 +118,36 @@ TEST_CASE("scale to zero and back") {
     CHECK(http.Post("/function/echo", "x", "text/plain")->body == "x");
 }
 
+TEST_CASE("a replica that misses one health check stays in rotation, a hung one leaves it") {
+    GatewayFixture gateway;
+    gateway.deploy_ready("echo", "cat", 1);
+    auto pids = gateway.replica_pids();
+    REQUIRE(pids.size() == 1);
+    auto available = [&] { return gateway.status("echo")["availableReplicas"].get<int>(); };
+
+    // Stopped for 1.5 s: at least one probe times out (1 s), fewer than three in a row.
+    ::kill(pids[0], SIGSTOP);
+    const auto resume_at = std::chrono::steady_clock::now() + 1500ms;
+    int lowest = 1;
+    while (std::chrono::steady_clock::now() < resume_at) {
+        lowest = std::min(lowest, available());
+        std::this_thread::sleep_for(50ms);
+    }
+    ::kill(pids[0], SIGCONT);
+    CHECK(lowest == 1);
+    auto http = gateway.client();
+    CHECK(http.Post("/function/echo", "still here", "text/plain")->body == "still here");
+
+    // Stopped until it is taken out: three failed probes, a few seconds.
+    ::kill(pids[0], SIGSTOP);
+    const bool evicted = wait_until([&] { return available() == 0; }, 15s);
+    ::kill(pids[0], SIGCONT);
+    CHECK(evicted);
+    CHECK(gateway.wait_available("echo", 1));
+    CHECK(http.Post("/function/echo", "back", "text/plain")->body == "back");
+    CHECK(gateway.replica_pids() == pids);  // the same process: hung, not restarted
+}
+
 TEST_CASE("SIGTERM drains: the call in flight finishes, new calls get 503, replicas stop") {
     TempDir scripts;
     auto slow = write_script(scripts, "slow.sh", "sleep 1\necho finished\n");
