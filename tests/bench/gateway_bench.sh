@@ -241,7 +241,7 @@ timed_run() { # key url concurrency seconds "pid..."
 # proxies are run in alternating rounds and compared by their totals over all rounds.
 fork_rounds=${FORK_ROUNDS:-5}
 fork_seconds=${FORK_SECONDS:-3}
-fork_concurrencies=${FORK_CONCURRENCIES:-"8 64"}
+fork_concurrencies=${FORK_CONCURRENCIES:-"8 64 256"}
 echo
 echo "fwatchdog serializing (cat), $fork_rounds alternating ${fork_seconds} s runs per path:"
 printf '%5s %-8s %10s %10s %10s %10s %14s\n' conc path mean_req/s min_run max_run vs_direct proxy_cpu_us
