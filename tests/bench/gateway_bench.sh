@@ -223,15 +223,18 @@ cpu_ticks() { # pid...
 proxy_workers=$(pgrep -P "$proxy_pid" | tr '\n' ' ')
 clk_tck=$(getconf CLK_TCK)
 
-# A timed run of one path: adds its requests to total_<key>, its rate to rates_<key> and the
+# A timed run of one path: adds its good answers to total_<key>, its failed ones to
+# errors_<key>, its rate of good answers to rates_<key> and the
 # CPU ticks that the `watched` processes spent to ticks_<key>.
 timed_run() { # key url concurrency seconds "pid..."
   key=$1; url=$2; conc=$3; seconds=$4; watched=${5:-}
   before=0; [ -z "$watched" ] || before=$(cpu_ticks $watched)
+  # Only answers without an error count: a fast 503 is no throughput.
   set -- $(wrk -t2 -c"$conc" -d"${seconds}s" --timeout 10s -s "$work/report.lua" "$url" 2>/dev/null |
-    awk '/^RESULT/ {print $2, $6}')
+    awk '/^RESULT/ { ok = $6 - $5; printf "%.1f %d %d\n", $6 > 0 ? $2 * ok / $6 : 0, ok, $5 }')
   after=0; [ -z "$watched" ] || after=$(cpu_ticks $watched)
   eval "total_$key=\$(( \${total_$key:-0} + ${2:-0} ))"
+  eval "errors_$key=\$(( \${errors_$key:-0} + ${3:-0} ))"
   eval "ticks_$key=\$(( \${ticks_$key:-0} + after - before ))"
   eval "rates_$key=\"\${rates_$key:-} ${1:-0}\""
 }
@@ -244,7 +247,7 @@ fork_seconds=${FORK_SECONDS:-3}
 fork_concurrencies=${FORK_CONCURRENCIES:-"8 64 256"}
 echo
 echo "fwatchdog serializing (cat), $fork_rounds alternating ${fork_seconds} s runs per path:"
-printf '%5s %-8s %10s %10s %10s %10s %14s\n' conc path mean_req/s min_run max_run vs_direct proxy_cpu_us
+printf '%5s %-8s %10s %10s %10s %10s %14s %7s\n' conc path mean_req/s min_run max_run vs_direct proxy_cpu_us errors
 for c in $fork_concurrencies; do
   i=0
   while [ $i -lt "$fork_rounds" ]; do
@@ -256,15 +259,16 @@ for c in $fork_concurrencies; do
   for path in direct gateway nginx; do
     key="ser_${path}_$c"
     total=$(value "total_$key"); direct=$(value "total_ser_direct_$c"); ticks=$(value "ticks_$key")
+    errors=$(value "errors_$key")
     set -- $(value "rates_$key" | tr ' ' '\n' | grep . | sort -n | tr '\n' ' ')
     min=${1:-0}; eval "max=\${$#:-0}"
     mean=$(value "rates_$key" | awk '{ for (i = 1; i <= NF; i++) s += $i; if (NF) printf "%.1f", s / NF }')
     awk -v c="$c" -v path="$path" -v total="$total" -v direct="$direct" -v ticks="$ticks" \
-        -v mean="$mean" -v min="$min" -v max="$max" -v tck="$clk_tck" \
+        -v mean="$mean" -v min="$min" -v max="$max" -v tck="$clk_tck" -v errors="$errors" \
       'BEGIN {
          ratio = path == "direct" || direct == 0 ? "-" : sprintf("%.1f%%", 100 * total / direct)
          cpu = path == "direct" || total == 0 ? "-" : sprintf("%.1f", ticks / tck * 1e6 / total)
-         printf "%5s %-8s %10.0f %10.0f %10.0f %10s %14s\n", c, path, mean, min, max, ratio, cpu
+         printf "%5s %-8s %10.0f %10.0f %10.0f %10s %14s %7d\n", c, path, mean, min, max, ratio, cpu, errors
        }'
     eval "fork_total_${path}_$c=$total"
   done
