@@ -231,7 +231,7 @@ timed_run() { # key url concurrency seconds "pid..."
   before=0; [ -z "$watched" ] || before=$(cpu_ticks $watched)
   # Only answers without an error count: a fast 503 is no throughput.
   set -- $(wrk -t2 -c"$conc" -d"${seconds}s" --timeout 10s -s "$work/report.lua" "$url" 2>/dev/null |
-    awk '/^RESULT/ { ok = $6 - $5; printf "%.1f %d %d\n", $6 > 0 ? $2 * ok / $6 : 0, ok, $5 }')
+    awk '/^RESULT/ { ok = $6 - $5; printf "%.1f %d %d\n", ($6 > 0 ? $2 * ok / $6 : 0), ok, $5 }')
   after=0; [ -z "$watched" ] || after=$(cpu_ticks $watched)
   eval "total_$key=\$(( \${total_$key:-0} + ${2:-0} ))"
   eval "errors_$key=\$(( \${errors_$key:-0} + ${3:-0} ))"
