@@ -4,6 +4,8 @@
 #include <signal.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "integration/gateway_fixture.h"
@@ -146,6 +148,30 @@ TEST_CASE("a replica that misses one health check stays in rotation, a hung one 
     CHECK(gateway.wait_available("echo", 1));
     CHECK(http.Post("/function/echo", "back", "text/plain")->body == "back");
     CHECK(gateway.replica_pids() == pids);  // the same process: hung, not restarted
+}
+
+TEST_CASE("a replica that answers unhealthy leaves the rotation at once and comes back") {
+    GatewayFixture gateway;
+    gateway.deploy_ready("echo", "cat", 1);
+    auto available = [&] { return gateway.status("echo")["availableReplicas"].get<int>(); };
+    // The watchdog's lock file, in the replica's own TMPDIR under the state directory.
+    std::vector<std::filesystem::path> locks;
+    for (const auto& entry :
+         std::filesystem::recursive_directory_iterator(gateway.state_dir() + "/run/echo"))
+        if (entry.path().filename() == ".lock") locks.push_back(entry.path());
+    REQUIRE(locks.size() == 1);
+
+    std::filesystem::remove(locks[0]);  // /_/health now answers 503
+    const auto removed_at = std::chrono::steady_clock::now();
+    CHECK(wait_until([&] { return available() == 0; }, 10s));
+    // An answer, not silence: one probe took it out, without waiting for three.
+    CHECK(gateway.process().output().find("failed its health check") != std::string::npos);
+    CHECK(std::chrono::steady_clock::now() - removed_at < 5s);
+    CHECK(gateway.client().Post("/function/echo", "x", "text/plain")->status == 503);
+
+    std::ofstream(locks[0]).put('\n');
+    CHECK(wait_until([&] { return available() == 1; }, 10s));
+    CHECK(gateway.client().Post("/function/echo", "x", "text/plain")->body == "x");
 }
 
 TEST_CASE("SIGTERM drains: the call in flight finishes, new calls get 503, replicas stop") {
