@@ -154,6 +154,9 @@ bool is_field_value(std::string_view text) {
 }
 
 void settle_missing_length(const httplib::Request& req) {
+    // Only the methods whose bodies the library reads without a length; others keep their
+    // headers as sent (a GET's CGI environment has no Http_Content_Length).
+    if (req.method != "POST" && req.method != "PUT" && req.method != "PATCH") return;
     if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) return;
     // The request is the library's to change at this point: only its header map is touched.
     const_cast<httplib::Request&>(req).headers.emplace("Content-Length", "0");

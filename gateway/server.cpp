@@ -291,9 +291,10 @@ void GatewayServer::register_routes() {
             const std::string_view allowed = allowed_methods(path);
             if (res.status == 404 || (res.status == 400 && !allows(allowed, req.method))) {
                 if (allowed.empty() || !is_token(req.method)) {
-                    respond_and_close(
-                        res, res.status == 404 ? 404 : 400,
-                        res.status == 404 ? "404 page not found\n" : reason_of_refusal(400));
+                    if (res.status == 404)
+                        respond_and_close(res, 404, "404 page not found\n");
+                    else
+                        respond_and_close(res, 400, reason_of_refusal(400));
                 } else {
                     res.set_header("Allow", std::string(allowed));
                     respond_and_close(res, 405,
