@@ -224,8 +224,8 @@ proxy_workers=$(pgrep -P "$proxy_pid" | tr '\n' ' ')
 clk_tck=$(getconf CLK_TCK)
 
 # A timed run of one path: adds its good answers to total_<key>, its failed ones to
-# errors_<key>, its rate of good answers to rates_<key> and the
-# CPU ticks that the `watched` processes spent to ticks_<key>.
+# errors_<key>, its rate of good answers to rates_<key>, and the CPU ticks that the `watched`
+# processes spent to ticks_<key>.
 timed_run() { # key url concurrency seconds "pid..."
   key=$1; url=$2; conc=$3; seconds=$4; watched=${5:-}
   before=0; [ -z "$watched" ] || before=$(cpu_ticks $watched)
@@ -283,10 +283,11 @@ while [ $i -lt "$cpu_rounds" ]; do
   i=$((i + 1))
 done
 echo
-awk -v g="$total_cpu_gateway" -v gt="$ticks_cpu_gateway" -v n="$total_cpu_nginx" \
-    -v nt="$ticks_cpu_nginx" -v tck="$clk_tck" -v rounds="$cpu_rounds" 'BEGIN {
-  printf "CPU per call, nginx200 upstream, c=8, %d alternating 3 s runs: gateway %.1f us, nginx %.1f us\n",
-    rounds, gt / tck * 1e6 / g, nt / tck * 1e6 / n }'
+awk -v g="${total_cpu_gateway:-0}" -v gt="${ticks_cpu_gateway:-0}" -v n="${total_cpu_nginx:-0}" \
+    -v nt="${ticks_cpu_nginx:-0}" -v tck="$clk_tck" -v rounds="$cpu_rounds" 'BEGIN {
+  if (g > 0 && n > 0)
+    printf "CPU per call, nginx200 upstream, c=8, %d alternating 3 s runs: gateway %.1f us, nginx %.1f us\n",
+      rounds, gt / tck * 1e6 / g, nt / tck * 1e6 / n }'
 
 # The issue's targets, from the rows above (where the concurrencies were measured).
 ratio() { # name numerator denominator target
