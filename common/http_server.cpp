@@ -11,66 +11,12 @@
 
 namespace faas {
 
-namespace {
-constexpr auto kIdleThreadLifetime = std::chrono::seconds(30);
-}
-
-ElasticThreadPool::ElasticThreadPool(std::size_t min_threads, std::size_t max_threads)
-    : min_threads_(min_threads), max_threads_(std::max<std::size_t>(1, max_threads)) {}
-
-ElasticThreadPool::~ElasticThreadPool() {
-    shutdown();
-}
-
-void ElasticThreadPool::enqueue(std::function<void()> job) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    jobs_.push_back(std::move(job));
-    if (idle_ < jobs_.size() && threads_ < max_threads_) {
-        ++threads_;
-        ++idle_;  // Counted idle until it picks up a job, so a burst starts one thread per job.
-        std::thread([this] { work(); }).detach();
-    }
-    lock.unlock();
-    has_job_.notify_one();
-}
-
-void ElasticThreadPool::shutdown() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    shutting_down_ = true;
-    has_job_.notify_all();
-    all_done_.wait(lock, [this] { return threads_ == 0; });
-}
-
-void ElasticThreadPool::work() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (true) {
-        bool woke = has_job_.wait_for(lock, kIdleThreadLifetime,
-                                      [this] { return !jobs_.empty() || shutting_down_; });
-        if (!jobs_.empty()) {
-            auto job = std::move(jobs_.front());
-            jobs_.pop_front();
-            --idle_;
-            lock.unlock();
-            job();
-            lock.lock();
-            ++idle_;
-            continue;
-        }
-        if (shutting_down_ || (!woke && threads_ > min_threads_)) break;
-    }
-    --idle_;
-    --threads_;
-    // Notified under the lock: once shutdown() sees zero threads the pool may be destroyed,
-    // and this thread touches nothing of it after the lock is released.
-    all_done_.notify_all();
-}
-
 void tune_server(httplib::Server& server, const ServerTuning& tuning) {
     const std::size_t min_threads = tuning.min_threads;
     const std::size_t threads = tuning.threads;
     // cpp-httplib takes ownership of the raw pointer its factory returns.
     server.new_task_queue = [min_threads, threads] {
-        return new ElasticThreadPool(min_threads, threads);
+        return new ElasticTaskQueue(min_threads, threads);
     };
     server.set_tcp_nodelay(true);
     server.set_keep_alive_max_count(tuning.keep_alive_max_requests);
@@ -109,48 +55,6 @@ void respond_and_close(httplib::Response& res, int status, std::string body,
             sink.write(shared->data() + offset, length);
             return false;
         });
-}
-
-namespace {
-
-bool is_token_char(unsigned char c) {
-    if (c >= '0' && c <= '9') return true;
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
-    switch (c) {
-        case '!':
-        case '#':
-        case '$':
-        case '%':
-        case '&':
-        case '\'':
-        case '*':
-        case '+':
-        case '-':
-        case '.':
-        case '^':
-        case '_':
-        case '`':
-        case '|':
-        case '~':
-            return true;
-        default:
-            return false;
-    }
-}
-
-}  // namespace
-
-bool is_token(std::string_view text) {
-    if (text.empty()) return false;
-    for (unsigned char c : text)
-        if (!is_token_char(c)) return false;
-    return true;
-}
-
-bool is_field_value(std::string_view text) {
-    for (unsigned char c : text)
-        if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
-    return true;
 }
 
 void settle_missing_length(const httplib::Request& req) {

@@ -5,38 +5,25 @@
 
 #include <httplib.h>
 
-#include <condition_variable>
-#include <deque>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <string_view>
 
+#include "http_text.h"
+#include "thread_pool.h"
+
 namespace faas {
 
-/// A task queue for cpp-httplib that starts threads only when every thread is busy, up to
-/// `max_threads`, and lets idle ones go: a watchdog at rest keeps a handful of threads, and a
-/// burst of keep-alive connections still gets one thread each.
-class ElasticThreadPool final : public httplib::TaskQueue {
+/// cpp-httplib's task queue, backed by an ElasticThreadPool (thread_pool.h).
+class ElasticTaskQueue final : public httplib::TaskQueue {
   public:
-    ElasticThreadPool(std::size_t min_threads, std::size_t max_threads);
-    ~ElasticThreadPool() override;
-    void enqueue(std::function<void()> job) override;
-    /// Runs every queued job, then returns once every thread has finished.
-    void shutdown() override;
+    ElasticTaskQueue(std::size_t min_threads, std::size_t max_threads)
+        : pool_(min_threads, max_threads) {}
+    void enqueue(std::function<void()> job) override { pool_.enqueue(std::move(job)); }
+    void shutdown() override { pool_.shutdown(); }
 
   private:
-    void work();
-
-    std::size_t min_threads_;
-    std::size_t max_threads_;
-    std::mutex mutex_;
-    std::condition_variable has_job_;
-    std::condition_variable all_done_;
-    std::deque<std::function<void()>> jobs_;
-    std::size_t threads_ = 0;
-    std::size_t idle_ = 0;
-    bool shutting_down_ = false;
+    ElasticThreadPool pool_;
 };
 
 struct ServerTuning {
@@ -59,25 +46,6 @@ int bind_server(httplib::Server& server, const std::string& host, int port, int 
 /// server parse the body as the next request and desynchronise a proxy that pools connections.
 void respond_and_close(httplib::Response& res, int status, std::string body,
                        const std::string& content_type = "text/plain; charset=utf-8");
-
-/// Case-insensitive comparison of HTTP field names (ASCII only: std::tolower would consult the
-/// locale for every character).
-inline bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return true;
-}
-
-/// An RFC 9110 token (a method or a field name): one or more of A-Z a-z 0-9 !#$%&'*+-.^_`|~
-bool is_token(std::string_view text);
-
-/// A field value without control characters other than tab (CR, LF and NUL among them).
-bool is_field_value(std::string_view text);
 
 /// RFC 9112 6.3: a request with neither Content-Length nor Transfer-Encoding has an empty body.
 /// cpp-httplib 0.11.4 instead reads a POST, PUT or PATCH body until the client closes, so a

@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
-#include <nlohmann/json.hpp>
-
+#include "base64.h"
 #include "http_server.h"
 
 extern char** environ;
@@ -16,8 +16,13 @@ namespace faas::watchdog {
 namespace {
 
 const std::set<std::string> kReserved = {
-    "Http_Method", "Http_Path", "Http_Query", "Http_Host", "Http_ContentLength",
-    "Http_Content_Length", "Http_Transfer_Encoding",
+    "Http_Method",
+    "Http_Path",
+    "Http_Query",
+    "Http_Host",
+    "Http_ContentLength",
+    "Http_Content_Length",
+    "Http_Transfer_Encoding",
 };
 
 bool starts_with_http_prefix(const std::string& entry) {
@@ -44,30 +49,6 @@ bool ends_with_proxy(const std::string& name) {
     return tail == "_proxy";
 }
 
-std::string base64(const std::string& in) {
-    static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    out.reserve((in.size() + 2) / 3 * 4);
-    std::size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                     static_cast<unsigned char>(in[i + 2]);
-        out += kAlphabet[(v >> 18) & 63];
-        out += kAlphabet[(v >> 12) & 63];
-        out += kAlphabet[(v >> 6) & 63];
-        out += kAlphabet[v & 63];
-    }
-    if (i < in.size()) {
-        unsigned v = static_cast<unsigned char>(in[i]) << 16;
-        if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-        out += kAlphabet[(v >> 18) & 63];
-        out += kAlphabet[(v >> 12) & 63];
-        out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
-        out += '=';
-    }
-    return out;
-}
-
 }  // namespace
 
 std::string canonical_header_name(const std::string& name) {
@@ -88,9 +69,12 @@ RequestFacts facts_of(const httplib::Request& req, std::optional<std::size_t> bo
     auto question = req.target.find('?');
     if (question != std::string::npos) facts.query = req.target.substr(question + 1);
     facts.host = req.get_header_value("Host");
-    if (body_size) facts.content_length = std::to_string(*body_size);
-    else if (req.has_header("Content-Length")) facts.content_length = req.get_header_value("Content-Length");
-    else facts.content_length = "-1";
+    if (body_size)
+        facts.content_length = std::to_string(*body_size);
+    else if (req.has_header("Content-Length"))
+        facts.content_length = req.get_header_value("Content-Length");
+    else
+        facts.content_length = "-1";
     facts.transfer_encoding = req.get_header_value("Transfer-Encoding");
     return facts;
 }
@@ -136,7 +120,7 @@ std::string marshal_request_body(const httplib::Request& req, const std::string&
         if (is_synthetic_header(name)) continue;
         headers[canonical_header_name(name)].push_back(value);
     }
-    nlohmann::json message = {{"header", headers}, {"body", {{"raw", base64(body)}}}};
+    nlohmann::json message = {{"header", headers}, {"body", {{"raw", base64_encode(body)}}}};
     return message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

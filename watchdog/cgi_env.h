@@ -14,8 +14,8 @@ namespace faas::watchdog {
 /// What the child is told about the request besides its headers.
 struct RequestFacts {
     std::string method;
-    std::string path;          ///< Decoded path, as Go's r.URL.Path.
-    std::string query;         ///< Raw query string, without '?'.
+    std::string path;   ///< Decoded path, as Go's r.URL.Path.
+    std::string query;  ///< Raw query string, without '?'.
     std::string host;
     std::string content_length;  ///< Bytes in the body as sent, or "-1" when unknown.
     std::string transfer_encoding;

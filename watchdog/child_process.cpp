@@ -20,8 +20,10 @@ std::set<pid_t> g_live;  // Children spawned and not yet reaped.
 
 void track(pid_t pid, bool live) {
     std::lock_guard<std::mutex> lock(g_live_mutex);
-    if (live) g_live.insert(pid);
-    else g_live.erase(pid);
+    if (live)
+        g_live.insert(pid);
+    else
+        g_live.erase(pid);
 }
 
 void close_fd(int& fd) {
@@ -74,13 +76,14 @@ struct Pipe {
 
 std::string ExitStatus::describe() const {
     if (exited) return "exit status " + std::to_string(code);
-    std::string name = signal == SIGKILL ? "killed" : (::strsignal(signal) ? ::strsignal(signal) : "?");
+    std::string name =
+        signal == SIGKILL ? "killed" : (::strsignal(signal) ? ::strsignal(signal) : "?");
     for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return "signal: " + name;
 }
 
-ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& envp,
-                           bool merge_stderr) {
+ChildProcess::ChildProcess(const std::vector<std::string>& argv,
+                           const std::vector<std::string>& envp, bool merge_stderr) {
     Pipe in, out;
     std::optional<Pipe> err;
     if (!merge_stderr) err.emplace();
@@ -135,9 +138,15 @@ ChildProcess::~ChildProcess() {
     close_fd(pidfd_);
 }
 
-void ChildProcess::close_stdin() { close_fd(stdin_fd_); }
-void ChildProcess::close_stdout() { close_fd(stdout_fd_); }
-void ChildProcess::close_stderr() { close_fd(stderr_fd_); }
+void ChildProcess::close_stdin() {
+    close_fd(stdin_fd_);
+}
+void ChildProcess::close_stdout() {
+    close_fd(stdout_fd_);
+}
+void ChildProcess::close_stderr() {
+    close_fd(stderr_fd_);
+}
 
 void ChildProcess::kill_group() {
     // Until reaped the child's pid (its group id) cannot be reused, so this hits only its group.
@@ -159,8 +168,10 @@ ExitStatus ChildProcess::reap() {
     while (!status_) {
         int status = 0;
         pid_t r = ::waitpid(pid_, &status, 0);
-        if (r == pid_) status_ = decode(status);
-        else if (r < 0 && errno != EINTR) status_ = ExitStatus{};  // Already reaped elsewhere.
+        if (r == pid_)
+            status_ = decode(status);
+        else if (r < 0 && errno != EINTR)
+            status_ = ExitStatus{};  // Already reaped elsewhere.
     }
     track(pid_, false);
     return *status_;

@@ -29,7 +29,7 @@ struct ExitStatus {
 };
 
 class ChildProcess {
-public:
+  public:
     /// Starts argv[0] (a path) with exactly `envp`. stderr shares stdout's pipe when
     /// `merge_stderr`, so the two interleave as written.
     ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& envp,
@@ -59,7 +59,7 @@ public:
     /// ran out of time, so the watchdog's exit leaves nothing behind.
     static void kill_all_groups();
 
-private:
+  private:
     pid_t pid_ = -1;
     int stdin_fd_ = -1;
     int stdout_fd_ = -1;

@@ -61,23 +61,39 @@ std::string ForkHandler::response_content_type(const httplib::Request& req) cons
 }
 
 void ForkHandler::serve_buffered(const httplib::Request& req, httplib::Response& res,
-                                 const std::string& body) const {
+                                 const std::string& body, Reservation& memory) const {
     auto started = Clock::now();
-    std::string input = config_.marshal_request ? marshal_request_body(req, body) : body;
+    auto over_budget = [&res] {
+        faas::log_line("Request refused: max_buffered_bytes is spent");
+        res.status = 503;
+        res.set_content("The watchdog's buffers are full (max_buffered_bytes); retry later.\n",
+                        "text/plain");
+    };
+    std::string marshalled;
+    if (config_.marshal_request) {
+        // base64 is 4/3 of the body; JSON escaping can triple a header byte at worst. Held
+        // until the response is written, as the output is.
+        std::size_t header_bytes = 0;
+        for (const auto& [name, value] : req.headers) header_bytes += name.size() + value.size();
+        if (!memory.grow((body.size() + 2) / 3 * 4 + 3 * header_bytes + 1024)) return over_budget();
+        marshalled = marshal_request_body(req, body);
+    }
+    const std::string& input = config_.marshal_request ? marshalled : body;
     auto env = build_child_env(base_env_, req, facts_of(req, body.size()), config_.cgi_headers);
     if (config_.write_debug) faas::log_line("Query: " + req.target + "\nBody: " + body);
 
     auto child = start_child(env, res);
     if (!child) return;
 
-    std::string output;
+    BudgetedBuffer output(memory, config_.max_response_bytes);
+    bool refused = false;
     std::optional<Clock::time_point> deadline;
     if (config_.exec_timeout.count() > 0) deadline = started + config_.exec_timeout;
     ProcessSession session(
         *child,
-        [&output](const char* data, std::size_t size) {
-            output.append(data, size);
-            return true;
+        [&output, &refused](const char* data, std::size_t size) {
+            refused = !output.append(data, size);
+            return !refused;
         },
         config_.combine_output ? ProcessSession::ErrorHandler{} : stderr_logger(), deadline,
         config_.max_response_bytes);
@@ -87,12 +103,13 @@ void ForkHandler::serve_buffered(const httplib::Request& req, httplib::Response&
     res.set_header("X-Duration-Seconds", seconds_text(elapsed));
 
     switch (result.end) {
-        case SessionEnd::timed_out:
-            faas::log_line("Killed process: exceeded exec_timeout of " + faas::format_duration(config_.exec_timeout));
+        case SessionEnd::kTimedOut:
+            faas::log_line("Killed process: exceeded exec_timeout of " +
+                           faas::format_duration(config_.exec_timeout));
             res.status = 408;
             res.set_content("Killed process.\n", "text/plain");
             return;
-        case SessionEnd::output_too_large:
+        case SessionEnd::kOutputTooLarge:
             faas::log_line("Killed process: output exceeded max_response_bytes (" +
                            std::to_string(config_.max_response_bytes) + " bytes)");
             res.status = 502;
@@ -100,25 +117,29 @@ void ForkHandler::serve_buffered(const httplib::Request& req, httplib::Response&
                                 std::to_string(config_.max_response_bytes) + " bytes).\n",
                             "text/plain");
             return;
-        case SessionEnd::aborted:
+        case SessionEnd::kAborted:
+            if (refused) return over_budget();
             res.status = 500;
             res.set_content("Function I/O failed.\n", "text/plain");
             return;
-        case SessionEnd::exited:
+        case SessionEnd::kExited:
             break;
     }
-    if (config_.write_debug) faas::log_line("Out: " + output);
+    if (config_.write_debug) faas::log_line("Out: " + output.str());
     if (!result.status.success()) {
         faas::log_line("Function failed: " + result.status.describe());
+        if (!output.prepend(result.status.describe() + "\n")) return over_budget();
         res.status = 500;
-        res.set_content(result.status.describe() + "\n" + output, "text/plain");
+        res.set_header("Content-Type", "text/plain");
+        res.body = output.take();
         return;
     }
-    faas::log_line("Wrote " + std::to_string(output.size()) + " Bytes - Duration: " + seconds_text(elapsed) +
-                   " seconds");
+    faas::log_line("Wrote " + std::to_string(output.size()) +
+                   " Bytes - Duration: " + seconds_text(elapsed) + " seconds");
     res.status = 200;
     std::string content_type = response_content_type(req);
-    res.body = std::move(output);
+    // The reservation keeps paying for the body until the response has been written.
+    res.body = output.take();
     if (!content_type.empty()) res.set_header("Content-Type", content_type);
 }
 
@@ -138,50 +159,49 @@ void ForkHandler::serve_streaming(const httplib::Request& req, httplib::Response
     if (reader) body_reader = *reader;
     const Config& config = config_;
     res.status = 200;
-    res.set_chunked_content_provider(
-        content_type,
-        [child, body_reader, &config, started](std::size_t, httplib::DataSink& sink) mutable {
-            std::optional<Clock::time_point> deadline;
-            if (config.exec_timeout.count() > 0) deadline = started + config.exec_timeout;
-            ProcessSession session(
-                *child, [&sink](const char* data, std::size_t size) { return sink.write(data, size); },
-                config.combine_output ? ProcessSession::ErrorHandler{} : stderr_logger(), deadline,
-                0);
-            std::uint64_t received = 0;
-            bool input_ok = true;
-            if (body_reader) {
-                input_ok = (*body_reader)([&](const char* data, std::size_t size) {
-                    received += size;
-                    if (received > config.max_request_bytes) return false;
-                    return session.write_input(data, size);
-                });
-            }
-            SessionResult result = session.finish();
-            auto elapsed = Clock::now() - started;
-            if (!input_ok && received > config.max_request_bytes) {
-                faas::log_line("Request body exceeded max_request_bytes; stream aborted");
+    res.set_chunked_content_provider(content_type, [child, body_reader, &config, started](
+                                                       std::size_t,
+                                                       httplib::DataSink& sink) mutable {
+        std::optional<Clock::time_point> deadline;
+        if (config.exec_timeout.count() > 0) deadline = started + config.exec_timeout;
+        ProcessSession session(
+            *child, [&sink](const char* data, std::size_t size) { return sink.write(data, size); },
+            config.combine_output ? ProcessSession::ErrorHandler{} : stderr_logger(), deadline, 0);
+        std::uint64_t received = 0;
+        bool input_ok = true;
+        if (body_reader) {
+            input_ok = (*body_reader)([&](const char* data, std::size_t size) {
+                received += size;
+                if (received > config.max_request_bytes) return false;
+                return session.write_input(data, size);
+            });
+        }
+        SessionResult result = session.finish();
+        auto elapsed = Clock::now() - started;
+        if (!input_ok && received > config.max_request_bytes) {
+            faas::log_line("Request body exceeded max_request_bytes; stream aborted");
+            return false;
+        }
+        switch (result.end) {
+            case SessionEnd::kTimedOut:
+                faas::log_line("Killed process: exceeded exec_timeout of " +
+                               faas::format_duration(config.exec_timeout));
                 return false;
-            }
-            switch (result.end) {
-                case SessionEnd::timed_out:
-                    faas::log_line("Killed process: exceeded exec_timeout of " +
-                                   faas::format_duration(config.exec_timeout));
-                    return false;
-                case SessionEnd::aborted:
-                    faas::log_line("Client went away; process killed");
-                    return false;
-                default:
-                    break;
-            }
-            if (!result.status.success()) {
-                faas::log_line("Function failed: " + result.status.describe());
+            case SessionEnd::kAborted:
+                faas::log_line("Client went away; process killed");
                 return false;
-            }
-            faas::log_line("Wrote " + std::to_string(result.output_bytes) +
-                           " Bytes - Duration: " + seconds_text(elapsed) + " seconds");
-            sink.done();
-            return true;
-        });
+            default:
+                break;
+        }
+        if (!result.status.success()) {
+            faas::log_line("Function failed: " + result.status.describe());
+            return false;
+        }
+        faas::log_line("Wrote " + std::to_string(result.output_bytes) +
+                       " Bytes - Duration: " + seconds_text(elapsed) + " seconds");
+        sink.done();
+        return true;
+    });
 }
 
 }  // namespace faas::watchdog

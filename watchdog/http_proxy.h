@@ -7,21 +7,20 @@
 #include <string>
 
 #include "config.h"
+#include "memory_budget.h"
 
 namespace faas::watchdog {
 
 class HttpProxy {
-public:
+  public:
     explicit HttpProxy(const Config& config);
     /// 502 when the upstream cannot be reached or answers garbage, 504 past exec_timeout (or
-    /// write_timeout when exec_timeout is 0).
-    void forward(const httplib::Request& req, const std::string& body, httplib::Response& res) const;
+    /// write_timeout when exec_timeout is 0), 503 when its answer does not fit in `memory`.
+    void forward(const httplib::Request& req, const std::string& body, httplib::Response& res,
+                 Reservation& memory) const;
 
-private:
+  private:
     const Config& config_;
 };
-
-/// True for hop-by-hop headers (RFC 9110 §7.6.1), which a proxy never forwards.
-bool is_hop_by_hop(const std::string& name);
 
 }  // namespace faas::watchdog

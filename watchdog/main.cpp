@@ -1,5 +1,6 @@
-// fwatchdog: reads its configuration, handles signals and runs the server. Everything else
-// lives in the library, where the tests can reach it.
+// fwatchdog: reads its configuration, becomes an init when it is PID 1, handles signals and runs
+// the server. Everything else lives in the library, where the tests can reach it.
+#include <httplib.h>
 #include <signal.h>
 
 #include <cstring>
@@ -7,13 +8,14 @@
 #include <string>
 #include <thread>
 
-#include <httplib.h>
-
 #include "config.h"
 #include "env.h"
+#include "init_reaper.h"
 #include "log.h"
+#include "memory_budget.h"
 #include "server.h"
 #include "settings.h"
+#include "stop_signals.h"
 
 namespace {
 
@@ -58,19 +60,16 @@ int main(int argc, char** argv) {
         return faas::kConfigErrorExitCode;
     }
 
-    // SIGTERM and SIGINT are taken by one thread with sigwait; no other thread sees them.
+    // Before any thread: the init must fork a single-threaded process.
+    if (auto init_exit_code = faas::watchdog::run_init_reaper_if_pid1()) return *init_exit_code;
+    faas::watchdog::tune_malloc_for_bursts();
     ::signal(SIGPIPE, SIG_IGN);
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    faas::StopSignals stop_signals;  // Before the server's threads, which inherit the mask.
 
     faas::watchdog::WatchdogServer server(std::move(config));
     if (!server.start()) return 1;
-    std::thread([&server, signals] {
-        int received = 0;
-        sigwait(&signals, &received);
+    std::thread([&server, &stop_signals] {
+        stop_signals.wait();
         server.request_drain();
     }).detach();
     server.run();

@@ -32,11 +32,11 @@ Metrics::Metrics()
 
 void Metrics::record(const std::string& method, int code, double seconds) {
     // Only methods we know become label values, so odd clients cannot grow the series set.
-    const std::string& label = (method == "GET" || method == "POST" || method == "PUT" ||
-                                method == "PATCH" || method == "DELETE" || method == "HEAD" ||
-                                method == "OPTIONS")
-                                   ? method
-                                   : std::string("other");
+    const std::string& label =
+        (method == "GET" || method == "POST" || method == "PUT" || method == "PATCH" ||
+         method == "DELETE" || method == "HEAD" || method == "OPTIONS")
+            ? method
+            : std::string("other");
     prometheus::Labels labels{{"code", std::to_string(code)}, {"method", label}};
     requests_.Add(labels).Increment();
     duration_.Add(labels, buckets()).Observe(seconds);

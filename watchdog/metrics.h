@@ -15,7 +15,7 @@
 namespace faas::watchdog {
 
 class Metrics {
-public:
+  public:
     Metrics();
     void request_started() { in_flight_.Increment(); }
     void request_ended() { in_flight_.Decrement(); }
@@ -24,7 +24,7 @@ public:
     /// The text exposition format, for GET /metrics.
     std::string serialize() const;
 
-private:
+  private:
     std::shared_ptr<prometheus::Registry> registry_;
     prometheus::Family<prometheus::Counter>& requests_;
     prometheus::Family<prometheus::Histogram>& duration_;

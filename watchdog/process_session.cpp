@@ -45,7 +45,7 @@ SessionResult ProcessSession::finish() {
     child_.kill_group();
     SessionResult result;
     result.status = child_.reap();
-    result.end = ended_.value_or(SessionEnd::exited);
+    result.end = ended_.value_or(SessionEnd::kExited);
     result.output_bytes = output_bytes_;
     return result;
 }
@@ -59,12 +59,12 @@ bool ProcessSession::drain(int& fd, bool is_stdout) {
             auto size = static_cast<std::size_t>(n);
             if (is_stdout) {
                 if (max_output_ > 0 && output_bytes_ + size > max_output_) {
-                    end(SessionEnd::output_too_large);
+                    end(SessionEnd::kOutputTooLarge);
                     return false;
                 }
                 output_bytes_ += size;
                 if (!on_output_(buffer.data(), size)) {
-                    end(SessionEnd::aborted);
+                    end(SessionEnd::kAborted);
                     return false;
                 }
             } else if (on_error_) {
@@ -73,15 +73,19 @@ bool ProcessSession::drain(int& fd, bool is_stdout) {
             continue;
         }
         if (n == 0) {  // EOF
-            if (is_stdout) child_.close_stdout();
-            else child_.close_stderr();
+            if (is_stdout)
+                child_.close_stdout();
+            else
+                child_.close_stderr();
             fd = -1;
             return true;
         }
         if (errno == EINTR) continue;
         if (errno == EAGAIN) return true;
-        if (is_stdout) child_.close_stdout();
-        else child_.close_stderr();
+        if (is_stdout)
+            child_.close_stdout();
+        else
+            child_.close_stderr();
         fd = -1;
         return true;
     }
@@ -124,18 +128,20 @@ bool ProcessSession::pump(const char* data, std::size_t size, bool closing) {
         }
         if (wake) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*wake - now).count();
-            timeout_ms = static_cast<int>(std::max<long long>(0, std::min<long long>(left + 1, 60000)));
+            timeout_ms =
+                static_cast<int>(std::max<long long>(0, std::min<long long>(left + 1, 60000)));
         }
-        if (!exited_ && child_.exit_fd() < 0) timeout_ms = timeout_ms < 0 ? 10 : std::min(timeout_ms, 10);
+        if (!exited_ && child_.exit_fd() < 0)
+            timeout_ms = timeout_ms < 0 ? 10 : std::min(timeout_ms, 10);
 
         int ready = ::poll(fds.data(), count, timeout_ms);
         if (ready < 0 && errno != EINTR) {
-            end(SessionEnd::aborted);
+            end(SessionEnd::kAborted);
             return false;
         }
         now = Clock::now();
         if (deadline_ && now >= *deadline_) {
-            end(SessionEnd::timed_out);
+            end(SessionEnd::kTimedOut);
             return false;
         }
         if (exited_at_ && now >= *exited_at_ + kPostExitGrace) {

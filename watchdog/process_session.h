@@ -14,20 +14,20 @@
 namespace faas::watchdog {
 
 enum class SessionEnd {
-    exited,             ///< The child exited (see status).
-    timed_out,          ///< exec_timeout passed; the group was killed.
-    output_too_large,   ///< Output passed max_response_bytes; the group was killed.
-    aborted,            ///< The output consumer gave up (client gone); the group was killed.
+    kExited,          ///< The child exited (see status).
+    kTimedOut,        ///< exec_timeout passed; the group was killed.
+    kOutputTooLarge,  ///< Output passed max_response_bytes; the group was killed.
+    kAborted,  ///< The output consumer gave up (client gone, budget spent); the group was killed.
 };
 
 struct SessionResult {
-    SessionEnd end = SessionEnd::exited;
+    SessionEnd end = SessionEnd::kExited;
     ExitStatus status;
     std::uint64_t output_bytes = 0;
 };
 
 class ProcessSession {
-public:
+  public:
     /// Receives stdout data; returns false to abort (the client went away).
     using OutputHandler = std::function<bool(const char* data, std::size_t size)>;
     /// Receives stderr data when it is not merged into stdout.
@@ -44,7 +44,7 @@ public:
     /// Closes stdin, drains output until EOF and exit, then reaps the child.
     SessionResult finish();
 
-private:
+  private:
     bool pump(const char* data, std::size_t size, bool closing);
     bool drain(int& fd, bool is_stdout);
     void end(SessionEnd why);

@@ -8,18 +8,21 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "config.h"
 #include "fork_handler.h"
 #include "http_proxy.h"
+#include "memory_budget.h"
 #include "metrics.h"
+#include "request_guard.h"
 #include "upstream_process.h"
 
 namespace faas::watchdog {
 
 class WatchdogServer {
-public:
+  public:
     explicit WatchdogServer(Config config);
     ~WatchdogServer();
     WatchdogServer(const WatchdogServer&) = delete;
@@ -38,14 +41,19 @@ public:
     void request_drain();
     bool healthy() const;
 
-private:
+  private:
+    void install_hooks();
     void install_routes();
+    /// Starts a request's bookkeeping and decides whether it is refused before its body.
+    void open_scope(const httplib::Request& req);
+    std::optional<Rejection> admit(const httplib::Request& req);
     void serve_function(const httplib::Request& req, httplib::Response& res,
                         const httplib::ContentReader* reader);
     void drain();
 
     Config config_;
     Metrics metrics_;
+    MemoryBudget budget_;
     ForkHandler fork_handler_;
     HttpProxy proxy_;
     std::unique_ptr<UpstreamProcess> upstream_;

@@ -1,13 +1,13 @@
 // Supervising the http-mode upstream process.
 #include "upstream_process.h"
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
@@ -53,10 +53,12 @@ bool can_connect(const std::string& host, int port, std::chrono::milliseconds ti
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* result = nullptr;
-    if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &result) != 0) return false;
+    if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &result) != 0)
+        return false;
     bool connected = false;
     for (addrinfo* ai = result; ai && !connected; ai = ai->ai_next) {
-        int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                          ai->ai_protocol);
         if (fd < 0) continue;
         int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
         if (rc == 0) {
@@ -79,9 +81,13 @@ bool can_connect(const std::string& host, int port, std::chrono::milliseconds ti
 UpstreamProcess::UpstreamProcess(const Config& config, std::vector<std::string> base_env)
     : config_(config), base_env_(std::move(base_env)) {}
 
-UpstreamProcess::~UpstreamProcess() { stop(); }
+UpstreamProcess::~UpstreamProcess() {
+    stop();
+}
 
-void UpstreamProcess::start() { thread_ = std::thread([this] { supervise(); }); }
+void UpstreamProcess::start() {
+    thread_ = std::thread([this] { supervise(); });
+}
 
 void UpstreamProcess::stop() {
     {
@@ -115,8 +121,8 @@ void UpstreamProcess::supervise() {
         auto started = std::chrono::steady_clock::now();
         bp::group group;
         std::error_code error;
-        bp::child child(bp::exe = config_.argv[0], bp::args = args, bp::env = env, group, ResetSignals{},
-                        error);
+        bp::child child(bp::exe = config_.argv[0], bp::args = args, bp::env = env, group,
+                        ResetSignals{}, error);
         if (error) {
             faas::log_line("Failed to start upstream process: " + error.message());
         } else {
@@ -128,7 +134,8 @@ void UpstreamProcess::supervise() {
                 if (!ready_ && can_connect(config_.upstream.host, config_.upstream.port,
                                            std::chrono::milliseconds(200))) {
                     ready_ = true;
-                    faas::log_line("Upstream " + config_.upstream_url + " is accepting connections");
+                    faas::log_line("Upstream " + config_.upstream_url +
+                                   " is accepting connections");
                 }
                 stop_requested = wait_or_stop(ready_ ? kExitPollInterval : kProbeInterval);
             }
@@ -144,12 +151,14 @@ void UpstreamProcess::supervise() {
             }
             group.terminate(error);  // Anything the dead process left in its group.
             child.wait(error);
-            faas::log_line("Upstream process exited with code " + std::to_string(child.exit_code()) +
-                           "; restarting in " + std::to_string(backoff.count()) + "ms");
+            faas::log_line("Upstream process exited with code " +
+                           std::to_string(child.exit_code()) + "; restarting in " +
+                           std::to_string(backoff.count()) + "ms");
         }
         if (std::chrono::steady_clock::now() - started >= kStableRun) backoff = kMinBackoff;
         if (wait_or_stop(backoff)) return;
-        backoff = std::min(backoff * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
+        backoff = std::min(backoff * 2,
+                           std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
     }
 }
 

@@ -14,7 +14,7 @@
 namespace faas::watchdog {
 
 class UpstreamProcess {
-public:
+  public:
     UpstreamProcess(const Config& config, std::vector<std::string> base_env);
     ~UpstreamProcess();
     UpstreamProcess(const UpstreamProcess&) = delete;
@@ -29,7 +29,7 @@ public:
     /// How many times the process has been started.
     int starts() const { return starts_.load(); }
 
-private:
+  private:
     void supervise();
     bool wait_or_stop(std::chrono::milliseconds delay);
 

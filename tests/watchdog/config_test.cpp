@@ -30,7 +30,7 @@ TEST_CASE("defaults match the classic watchdog") {
     auto config = read_config(env_with({{"fprocess", "cat"}}));
     CHECK(config.argv.size() == 1);
     CHECK(config.argv[0].find("/cat") != std::string::npos);
-    CHECK(config.mode == Mode::serializing);
+    CHECK(config.mode == Mode::kSerializing);
     CHECK(config.port == 8080);
     CHECK(config.metrics_port == 8081);
     CHECK(config.read_timeout == 30s);
@@ -47,6 +47,8 @@ TEST_CASE("defaults match the classic watchdog") {
     CHECK(config.max_request_bytes == 16u << 20);
     CHECK(config.max_response_bytes == 16u << 20);
     CHECK(config.lock_path == "/tmp/.lock");
+    CHECK(config.bind_address == "0.0.0.0");
+    CHECK(config.max_buffered_bytes == 256u << 20);
     CHECK(config.upstream.host == "127.0.0.1");
     CHECK(config.upstream.port == 8082);
 }
@@ -70,9 +72,11 @@ TEST_CASE("every variable is read") {
                                         {"max_inflight", "7"},
                                         {"max_request_bytes", "1Mi"},
                                         {"max_response_bytes", "2048"},
+                                        {"bind_address", "127.0.0.1"},
+                                        {"max_buffered_bytes", "64Mi"},
                                         {"TMPDIR", "/var/tmp/replica-1/"}}));
     CHECK(config.argv == std::vector<std::string>{config.argv[0], "-c", "exit 3"});
-    CHECK(config.mode == Mode::http);
+    CHECK(config.mode == Mode::kHttp);
     CHECK(config.port == 9000);
     CHECK(config.metrics_port == 9001);
     CHECK(config.upstream.host == "localhost");
@@ -91,6 +95,8 @@ TEST_CASE("every variable is read") {
     CHECK(config.max_inflight == 7);
     CHECK(config.max_request_bytes == 1u << 20);
     CHECK(config.max_response_bytes == 2048u);
+    CHECK(config.bind_address == "127.0.0.1");
+    CHECK(config.max_buffered_bytes == 64u << 20);
     CHECK(config.lock_path == "/var/tmp/replica-1/.lock");
 }
 
@@ -110,19 +116,57 @@ TEST_CASE("bad values name the variable") {
     CHECK(error_variable(env_with({{"fprocess", "   "}})) == "fprocess");
     CHECK(error_variable(env_with({{"fprocess", "no-such-program-xyz"}})) == "fprocess");
     CHECK(error_variable(env_with({{"fprocess", "cat 'x"}})) == "fprocess");
-    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"read_timeout", "soon"}})) == "read_timeout");
-    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"write_timeout", "-1s"}})) == "write_timeout");
-    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"write_timeout", "0"}})) == "write_timeout");
-    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"exec_timeout", "10x"}})) == "exec_timeout");
-    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"healthcheck_interval", "x"}})) == "healthcheck_interval");
+    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"read_timeout", "soon"}})) ==
+          "read_timeout");
+    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"write_timeout", "-1s"}})) ==
+          "write_timeout");
+    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"write_timeout", "0"}})) ==
+          "write_timeout");
+    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"exec_timeout", "10x"}})) ==
+          "exec_timeout");
+    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"healthcheck_interval", "x"}})) ==
+          "healthcheck_interval");
     CHECK(error_variable(env_with({{"fprocess", "cat"}, {"port", "http"}})) == "port");
     CHECK(error_variable(env_with({{"fprocess", "cat"}, {"port", "65536"}})) == "port");
-    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"port", "9000"}, {"metrics_port", "9000"}})) == "metrics_port");
+    CHECK(error_variable(
+              env_with({{"fprocess", "cat"}, {"port", "9000"}, {"metrics_port", "9000"}})) ==
+          "metrics_port");
     CHECK(error_variable(env_with({{"fprocess", "cat"}, {"mode", "afterburner"}})) == "mode");
-    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"upstream_url", "https://x:1"}})) == "upstream_url");
-    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"upstream_url", "http://x:99999"}})) == "upstream_url");
+    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"upstream_url", "https://x:1"}})) ==
+          "upstream_url");
+    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"upstream_url", "http://x:99999"}})) ==
+          "upstream_url");
     CHECK(error_variable(env_with({{"fprocess", "cat"}, {"write_debug", "yes"}})) == "write_debug");
-    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"max_inflight", "-1"}})) == "max_inflight");
-    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"max_request_bytes", "lots"}})) == "max_request_bytes");
-    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"max_response_bytes", "0"}})) == "max_response_bytes");
+    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"max_inflight", "-1"}})) ==
+          "max_inflight");
+    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"max_request_bytes", "lots"}})) ==
+          "max_request_bytes");
+    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"max_response_bytes", "0"}})) ==
+          "max_response_bytes");
+    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"bind_address", "localhost"}})) ==
+          "bind_address");
+    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"bind_address", "127.0.0.256"}})) ==
+          "bind_address");
+    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"bind_address", "[::1]"}})) ==
+          "bind_address");
+    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"max_buffered_bytes", "lots"}})) ==
+          "max_buffered_bytes");
+    // Less than one call at the largest body and output.
+    CHECK(error_variable(env_with({{"fprocess", "cat"}, {"max_buffered_bytes", "31Mi"}})) ==
+          "max_buffered_bytes");
+}
+
+TEST_CASE("bind_address takes IPv4 and IPv6 literals") {
+    for (const char* address : {"0.0.0.0", "127.0.0.1", "::", "::1", "fe80::1"}) {
+        CAPTURE(address);
+        CHECK(
+            read_config(env_with({{"fprocess", "cat"}, {"bind_address", address}})).bind_address ==
+            address);
+    }
+}
+
+TEST_CASE("max_buffered_bytes by default holds at least one call at its largest") {
+    auto config = read_config(env_with(
+        {{"fprocess", "cat"}, {"max_request_bytes", "200Mi"}, {"max_response_bytes", "100Mi"}}));
+    CHECK(config.max_buffered_bytes == 300u << 20);
 }

@@ -19,7 +19,7 @@ namespace {
 // Accepts connections one at a time; for each request head read, answers with the next canned
 // response. `close_after` closes the connection after answering (without saying so).
 class ScriptedServer {
-public:
+  public:
     ScriptedServer(std::vector<std::string> responses, bool close_after)
         : responses_(std::move(responses)), close_after_(close_after) {
         fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -41,7 +41,7 @@ public:
     int port() const { return port_; }
     int connections() const { return connections_; }
 
-private:
+  private:
     void serve() {
         std::size_t next = 0;
         while (next < responses_.size()) {
@@ -85,22 +85,24 @@ TEST_CASE("content-length responses are read and the connection reused") {
                           false);
     UpstreamConnection c("127.0.0.1", server.port(), 1 << 20, 2000ms);
     UpstreamResponse out;
-    REQUIRE(call(c, out) == UpstreamError::none);
+    REQUIRE(call(c, out) == UpstreamError::kNone);
     CHECK(out.status == 201);
     CHECK(out.body == "hello");
     REQUIRE(out.headers.size() == 2);
     CHECK(out.headers[0] == std::make_pair(std::string("X-A"), std::string("1")));
-    REQUIRE(call(c, out) == UpstreamError::none);
+    REQUIRE(call(c, out) == UpstreamError::kNone);
     CHECK(out.status == 200);
     CHECK(out.body.empty());
     CHECK(server.connections() == 1);
 }
 
 TEST_CASE("chunked responses with trailers are decoded") {
-    ScriptedServer server({"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n"}, false);
+    ScriptedServer server({"HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+                           "chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n"},
+                          false);
     UpstreamConnection c("127.0.0.1", server.port(), 1 << 20, 2000ms);
     UpstreamResponse out;
-    REQUIRE(call(c, out) == UpstreamError::none);
+    REQUIRE(call(c, out) == UpstreamError::kNone);
     CHECK(out.body == "hello world");
 }
 
@@ -108,39 +110,42 @@ TEST_CASE("a response without length runs until the upstream closes") {
     ScriptedServer server({"HTTP/1.1 200 OK\r\n\r\nall of it"}, true);
     UpstreamConnection c("127.0.0.1", server.port(), 1 << 20, 2000ms);
     UpstreamResponse out;
-    REQUIRE(call(c, out) == UpstreamError::none);
+    REQUIRE(call(c, out) == UpstreamError::kNone);
     CHECK(out.body == "all of it");
 }
 
 TEST_CASE("an idle connection closed by the upstream is replaced transparently") {
-    ScriptedServer server({"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb"}, true);
+    ScriptedServer server({"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na",
+                           "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb"},
+                          true);
     UpstreamConnection c("127.0.0.1", server.port(), 1 << 20, 2000ms);
     UpstreamResponse out;
-    REQUIRE(call(c, out) == UpstreamError::none);
+    REQUIRE(call(c, out) == UpstreamError::kNone);
     CHECK(out.body == "a");
-    REQUIRE(call(c, out) == UpstreamError::none);
+    REQUIRE(call(c, out) == UpstreamError::kNone);
     CHECK(out.body == "b");
     CHECK(server.connections() == 2);
 }
 
 TEST_CASE("bounds and malformed answers are errors") {
     SUBCASE("body over the bound") {
-        ScriptedServer server({"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'x')}, false);
+        ScriptedServer server(
+            {"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'x')}, false);
         UpstreamConnection c("127.0.0.1", server.port(), 10, 2000ms);
         UpstreamResponse out;
-        CHECK(call(c, out) == UpstreamError::too_large);
+        CHECK(call(c, out) == UpstreamError::kTooLarge);
     }
     SUBCASE("not HTTP") {
         ScriptedServer server({"SSH-2.0-OpenSSH\r\n\r\n"}, false);
         UpstreamConnection c("127.0.0.1", server.port(), 1 << 20, 2000ms);
         UpstreamResponse out;
-        CHECK(call(c, out) == UpstreamError::bad_response);
+        CHECK(call(c, out) == UpstreamError::kBadResponse);
     }
     SUBCASE("unknown transfer coding") {
         ScriptedServer server({"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"}, false);
         UpstreamConnection c("127.0.0.1", server.port(), 1 << 20, 2000ms);
         UpstreamResponse out;
-        CHECK(call(c, out) == UpstreamError::bad_response);
+        CHECK(call(c, out) == UpstreamError::kBadResponse);
     }
     SUBCASE("nobody listening") {
         int port;
@@ -150,14 +155,15 @@ TEST_CASE("bounds and malformed answers are errors") {
         }
         UpstreamConnection c("127.0.0.1", port, 1 << 20, 2000ms);
         UpstreamResponse out;
-        CHECK(call(c, out) == UpstreamError::connect);
+        CHECK(call(c, out) == UpstreamError::kConnect);
     }
     SUBCASE("no answer before the deadline") {
-        ScriptedServer server({}, false);  // Accepts nothing: the connect completes via the backlog.
+        ScriptedServer server({},
+                              false);  // Accepts nothing: the connect completes via the backlog.
         UpstreamConnection c("127.0.0.1", server.port(), 1 << 20, 300ms);
         UpstreamResponse out;
         auto started = std::chrono::steady_clock::now();
-        CHECK(c.round_trip(kHead, "", false, started + 300ms, out) == UpstreamError::timeout);
+        CHECK(c.round_trip(kHead, "", false, started + 300ms, out) == UpstreamError::kTimeout);
         CHECK(std::chrono::steady_clock::now() - started < 2s);
     }
 }
