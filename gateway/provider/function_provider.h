@@ -10,42 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "endpoint.h"
+#include "errors.h"
 #include "function_types.h"
 
 namespace faas::gateway {
-
-/// The function (or secret) does not exist: 404.
-class NotFound : public std::runtime_error {
-  public:
-    using std::runtime_error::runtime_error;
-};
-/// It exists already: 409.
-class AlreadyExists : public std::runtime_error {
-  public:
-    using std::runtime_error::runtime_error;
-};
-/// The request is valid JSON but this provider cannot carry it out as asked: 400.
-class Unsupported : public std::runtime_error {
-  public:
-    using std::runtime_error::runtime_error;
-};
-/// The backing system (Docker, the file system) failed: 502/500 and a message.
-class ProviderUnavailable : public std::runtime_error {
-  public:
-    using std::runtime_error::runtime_error;
-};
-
-/// A replica ready to take requests.
-struct Endpoint {
-    std::string host;
-    int port = 0;
-};
-
-/// What the hot path asks: does the function exist, and where are its ready replicas.
-struct Resolution {
-    bool exists = false;
-    std::vector<Endpoint> ready;
-};
 
 struct LogEntry {
     std::string name;
@@ -76,30 +45,45 @@ struct ProviderInfo {
     std::string orchestration;  ///< "local", "swarm".
 };
 
+/// Both implementations answer the same fault with the same exception type and message: the
+/// checks they share are in deployment_rules.h, and every type maps to one status (errors.h).
+/// Any method that asks the backing system (Docker, the state directory) may also throw
+/// ProviderUnavailable (502); resolve() never does.
 class FunctionProvider {
   public:
     virtual ~FunctionProvider() = default;
 
     virtual ProviderInfo info() const = 0;
+    /// Sorted by name. A record's labels include `faas_function: <name>` (reported_deployment).
     virtual std::vector<FunctionRecord> list() = 0;
+    /// nullopt when the function does not exist.
     virtual std::optional<FunctionRecord> get(const std::string& name) = 0;
-    /// Throws AlreadyExists, NotFound (a named secret), Unsupported, ProviderUnavailable.
+    /// Throws BadRequest (check_deployment's scale labels; what this provider cannot run, e.g.
+    /// no envProcess locally, limits Swarm cannot express), NotFound ("secret X not found"),
+    /// AlreadyExists ("function X already exists"; in Swarm also a non-function service of
+    /// that name).
     virtual void deploy(const FunctionDeployment& deployment) = 0;
-    /// Replaces a deployment (rolling). Throws NotFound.
+    /// Replaces a deployment (rolling), keeping its replica count. Throws NotFound ("function X
+    /// not found", checked first), then as deploy: BadRequest, NotFound ("secret X not found").
     virtual void update(const FunctionDeployment& deployment) = 0;
-    /// Throws NotFound.
+    /// Throws BadRequest ("replicas must be from 0 to N", checked first; in Swarm also a
+    /// global service), NotFound ("function X not found").
     virtual void scale(const std::string& name, int replicas) = 0;
-    /// Throws NotFound.
+    /// Throws NotFound ("function X not found").
     virtual void remove(const std::string& name) = 0;
     /// The hot path: must be cheap and must not block on I/O.
     virtual Resolution resolve(const std::string& name) = 0;
-    /// Throws NotFound when the function does not exist.
+    /// Throws NotFound ("function X not found").
     virtual std::unique_ptr<LogStream> logs(const LogQuery& query) = 0;
 
-    /// Secret names only: values never leave the provider.
+    /// Secret names only, sorted: values never leave the provider.
     virtual std::vector<std::string> list_secrets() = 0;
+    /// Throws AlreadyExists ("secret X already exists").
     virtual void create_secret(const std::string& name, const std::string& value) = 0;
+    /// Throws NotFound ("secret X not found"); in Swarm BadRequest while a function mounts it
+    /// (Swarm secrets are immutable).
     virtual void update_secret(const std::string& name, const std::string& value) = 0;
+    /// Throws NotFound ("secret X not found"); in Swarm BadRequest while a function mounts it.
     virtual void remove_secret(const std::string& name) = 0;
 
     /// Stops everything the provider started (local replicas); idempotent.

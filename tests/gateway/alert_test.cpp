@@ -1,9 +1,11 @@
-// Alert scaling math.
+// The Alertmanager webhook body, and the scaling rule it drives (scaling.h; its cases stay
+// here until tests/gateway/CMakeLists.txt lists a scaling_test.cpp).
 #include "alert.h"
 
 #include <doctest/doctest.h>
 
-#include "function_types.h"
+#include "errors.h"
+#include "scaling.h"
 
 using namespace faas::gateway;
 

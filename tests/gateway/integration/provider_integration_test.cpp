@@ -216,6 +216,7 @@ TEST_CASE("a bad setting is one clear line and exit code 2") {
              {"upstream_timeout", "soon"},
              {"provider", "nomad"},
              {"watchdog_path", "/nonexistent/fwatchdog"},
+             {"state_dir", "/proc/version/state"},  // the provider cannot start there
              {"basic_auth", "true"}}) {
         CAPTURE(name);
         TempDir state;

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "provider/function_provider.h"
+#include "errors.h"
 
 namespace faas::gateway {
 
@@ -42,6 +42,11 @@ class DockerUnavailable : public ProviderUnavailable {
     using ProviderUnavailable::ProviderUnavailable;
 };
 
+/// A non-2xx answer from the engine as the provider's typed error: 404 NotFound, 409
+/// AlreadyExists, 400 BadRequest, 503 DockerUnavailable (not a Swarm manager), else
+/// ProviderUnavailable; the message is `what` and the engine's own.
+[[noreturn]] void throw_engine_error(const std::string& what, const DockerResponse& response);
+
 class DockerClient {
   public:
     explicit DockerClient(DockerClientOptions options);
@@ -63,8 +68,6 @@ class DockerClient {
     /// GET returning parsed JSON; throws DockerUnavailable, or ProviderUnavailable with the
     /// engine's message on a non-2xx answer.
     nlohmann::json get_json(const std::string& path) const;
-
-    const DockerClientOptions& options() const { return options_; }
 
     /// Percent-encodes a query value.
     static std::string url_encode(std::string_view text);

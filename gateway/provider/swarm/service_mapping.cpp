@@ -1,12 +1,10 @@
-// Deployment <-> ServiceSpec mapping, quantities, tasks and log frames.
-#include "provider/swarm_spec.h"
+// Deployment <-> ServiceSpec mapping, quantities and tasks.
+#include "provider/swarm/service_mapping.h"
 
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
-
-#include "settings.h"
 
 namespace faas::gateway::swarm {
 namespace {
@@ -89,22 +87,28 @@ json resources(const json& raw, const char* field) {
     auto it = raw.find(field);
     if (it == raw.end() || !it->is_object()) return out;
     if (auto memory = it->find("memory"); memory != it->end() && !memory->is_null()) {
-        if (!memory->is_string()) throw BadRequest(std::string("'") + field + ".memory' must be a string");
+        if (!memory->is_string())
+            throw BadRequest(std::string("'") + field + ".memory' must be a string");
         if (!memory->get<std::string>().empty()) {
             auto bytes = parse_memory_bytes(memory->get<std::string>());
             if (!bytes)
-                throw BadRequest(std::string("'") + field + ".memory' is not a memory quantity "
-                                 "like 128m or 64Mi: '" + memory->get<std::string>() + "'");
+                throw BadRequest(std::string("'") + field +
+                                 ".memory' is not a memory quantity "
+                                 "like 128m or 64Mi: '" +
+                                 memory->get<std::string>() + "'");
             out["MemoryBytes"] = *bytes;
         }
     }
     if (auto cpu = it->find("cpu"); cpu != it->end() && !cpu->is_null()) {
-        if (!cpu->is_string()) throw BadRequest(std::string("'") + field + ".cpu' must be a string");
+        if (!cpu->is_string())
+            throw BadRequest(std::string("'") + field + ".cpu' must be a string");
         if (!cpu->get<std::string>().empty()) {
             auto nanos = parse_nano_cpus(cpu->get<std::string>());
             if (!nanos)
-                throw BadRequest(std::string("'") + field + ".cpu' is not a CPU quantity like "
-                                 "0.5 or 100m: '" + cpu->get<std::string>() + "'");
+                throw BadRequest(std::string("'") + field +
+                                 ".cpu' is not a CPU quantity like "
+                                 "0.5 or 100m: '" +
+                                 cpu->get<std::string>() + "'");
             out["NanoCPUs"] = *nanos;
         }
     }
@@ -126,11 +130,16 @@ std::optional<std::int64_t> parse_memory_bytes(std::string_view text) {
         std::string head = unit.substr(0, 1);
         std::string rest = unit.substr(1);
         if (rest != "" && rest != "b" && rest != "i" && rest != "ib") return std::nullopt;
-        if (head == "k") multiplier = 1024.0;
-        else if (head == "m") multiplier = 1024.0 * 1024;
-        else if (head == "g") multiplier = 1024.0 * 1024 * 1024;
-        else if (head == "t") multiplier = 1024.0 * 1024 * 1024 * 1024;
-        else return std::nullopt;
+        if (head == "k")
+            multiplier = 1024.0;
+        else if (head == "m")
+            multiplier = 1024.0 * 1024;
+        else if (head == "g")
+            multiplier = 1024.0 * 1024 * 1024;
+        else if (head == "t")
+            multiplier = 1024.0 * 1024 * 1024 * 1024;
+        else
+            return std::nullopt;
     }
     return to_int64(value * multiplier);
 }
@@ -142,16 +151,6 @@ std::optional<std::int64_t> parse_nano_cpus(std::string_view text) {
     if (suffix.empty()) return to_int64(value * 1e9);
     if (suffix == "m") return to_int64(value * 1e6);
     return std::nullopt;
-}
-
-int initial_replicas(const FunctionDeployment& deployment, int max_replicas) {
-    auto it = deployment.labels.find(kScaleMinLabel);
-    if (it == deployment.labels.end()) return 1;
-    auto value = parse_int(it->second);
-    if (!value || *value < 0 || *value > max_replicas)
-        throw BadRequest(std::string("label ") + kScaleMinLabel + " must be a number from 0 to " +
-                         std::to_string(max_replicas));
-    return static_cast<int>(*value);
 }
 
 json service_spec(const FunctionDeployment& deployment, const SpecContext& context) {
@@ -199,8 +198,8 @@ json service_spec(const FunctionDeployment& deployment, const SpecContext& conte
     if (read_only) {
         container["ReadOnly"] = true;
         // The watchdog's lock file and the function's scratch space.
-        container["Mounts"] = json::array(
-            {{{"Type", "tmpfs"}, {"Target", "/tmp"}}});  // tmpfs defaults to mode 1777
+        container["Mounts"] =
+            json::array({{{"Type", "tmpfs"}, {"Target", "/tmp"}}});  // tmpfs defaults to mode 1777
     }
     if (!deployment.secrets.empty()) {
         json secrets = json::array();
@@ -220,8 +219,7 @@ json service_spec(const FunctionDeployment& deployment, const SpecContext& conte
 
     json task = {
         {"ContainerSpec", container},
-        {"RestartPolicy",
-         {{"Condition", "any"}, {"Delay", 2'000'000'000LL}, {"MaxAttempts", 0}}},
+        {"RestartPolicy", {{"Condition", "any"}, {"Delay", 2'000'000'000LL}, {"MaxAttempts", 0}}},
         {"Resources",
          {{"Limits", resources(raw, "limits")}, {"Reservations", resources(raw, "requests")}}},
     };
@@ -241,7 +239,9 @@ json service_spec(const FunctionDeployment& deployment, const SpecContext& conte
         {"Mode", {{"Replicated", {{"Replicas", context.replicas}}}}},
         // New replica healthy before an old one stops; a failed update rolls back.
         {"UpdateConfig",
-         {{"Parallelism", 1}, {"Order", "start-first"}, {"FailureAction", "rollback"},
+         {{"Parallelism", 1},
+          {"Order", "start-first"},
+          {"FailureAction", "rollback"},
           {"Monitor", 5'000'000'000LL}}},
         {"RollbackConfig", {{"Parallelism", 1}, {"Order", "start-first"}}},
         // Task IPs only: without IPVS a virtual IP would not pass traffic.
@@ -295,8 +295,10 @@ FunctionDeployment deployment_of(const json& service, const std::string& functio
             if (eq == std::string::npos) continue;
             auto key = text.substr(0, eq);
             auto value = text.substr(eq + 1);
-            if (key == "fprocess") raw["envProcess"] = value;
-            else env_vars[key] = value;
+            if (key == "fprocess")
+                raw["envProcess"] = value;
+            else
+                env_vars[key] = value;
         }
     }
     if (!env_vars.empty()) raw["envVars"] = env_vars;
@@ -318,9 +320,11 @@ FunctionDeployment deployment_of(const json& service, const std::string& functio
     if (const json* list = find_path(service, {"Spec", "TaskTemplate", "ContainerSpec", "Secrets"});
         list && list->is_array())
         for (const auto& secret : *list)
-            if (auto name = string_at(secret, {"SecretName"}); !name.empty()) secrets.push_back(name);
+            if (auto name = string_at(secret, {"SecretName"}); !name.empty())
+                secrets.push_back(name);
     if (!secrets.empty()) raw["secrets"] = secrets;
-    for (auto [field, key] : {std::pair{"limits", "Limits"}, std::pair{"requests", "Reservations"}}) {
+    for (auto [field, key] :
+         {std::pair{"limits", "Limits"}, std::pair{"requests", "Reservations"}}) {
         const json* res = find_path(service, {"Spec", "TaskTemplate", "Resources", key});
         if (!res || !res->is_object()) continue;
         json out = json::object();
@@ -328,7 +332,8 @@ FunctionDeployment deployment_of(const json& service, const std::string& functio
             out["memory"] = std::to_string(it->get<std::int64_t>());
         if (auto it = res->find("NanoCPUs"); it != res->end() && it->is_number_integer()) {
             char text[32];
-            std::snprintf(text, sizeof text, "%g", static_cast<double>(it->get<std::int64_t>()) / 1e9);
+            std::snprintf(text, sizeof text, "%g",
+                          static_cast<double>(it->get<std::int64_t>()) / 1e9);
             out["cpu"] = text;
         }
         if (!out.empty()) raw[field] = out;
@@ -378,73 +383,6 @@ std::optional<std::string> task_address(const json& task, const std::string& net
         if (!first) first = address;
     }
     return first;
-}
-
-std::vector<std::string> LogDemuxer::feed(std::string_view bytes) {
-    std::vector<std::string> out;
-    if (mode_ == Mode::kUnknown && !bytes.empty()) {
-        unsigned char first = static_cast<unsigned char>(bytes[0]);
-        mode_ = first <= 2 ? Mode::kFramed : Mode::kRaw;
-    }
-    if (mode_ == Mode::kRaw) {
-        take_payload(bytes, out);
-        return out;
-    }
-    pending_.append(bytes);
-    std::size_t offset = 0;
-    while (pending_.size() - offset >= 8) {
-        const auto* header = reinterpret_cast<const unsigned char*>(pending_.data() + offset);
-        std::size_t length = (std::size_t{header[4]} << 24) | (std::size_t{header[5]} << 16) |
-                             (std::size_t{header[6]} << 8) | std::size_t{header[7]};
-        if (pending_.size() - offset - 8 < length) break;
-        take_payload(std::string_view(pending_).substr(offset + 8, length), out);
-        offset += 8 + length;
-    }
-    pending_.erase(0, offset);
-    return out;
-}
-
-void LogDemuxer::take_payload(std::string_view payload, std::vector<std::string>& out) {
-    // A line longer than this is cut: a runaway function must not grow the gateway.
-    constexpr std::size_t kMaxLine = 64 * 1024;
-    for (char c : payload) {
-        if (c == '\n') {
-            if (!line_.empty() && line_.back() == '\r') line_.pop_back();
-            out.push_back(std::move(line_));
-            line_.clear();
-        } else if (line_.size() < kMaxLine) {
-            line_.push_back(c);
-        }
-    }
-}
-
-std::optional<std::string> LogDemuxer::finish() {
-    if (line_.empty()) return std::nullopt;
-    std::string last = std::move(line_);
-    line_.clear();
-    return last;
-}
-
-LogEntry parse_log_line(std::string_view line, const std::string& function_name) {
-    LogEntry entry;
-    entry.name = function_name;
-    auto space = line.find(' ');
-    if (space != std::string_view::npos && space >= 20 && line[4] == '-' && line[10] == 'T') {
-        entry.timestamp = std::string(line.substr(0, space));
-        line.remove_prefix(space + 1);
-    }
-    if (starts_with(line, "com.docker.swarm.")) {
-        auto end = line.find(' ');
-        std::string_view details = line.substr(0, end);
-        line = end == std::string_view::npos ? std::string_view() : line.substr(end + 1);
-        std::string_view key = "com.docker.swarm.task.id=";
-        if (auto at = details.find(key); at != std::string_view::npos) {
-            auto value = details.substr(at + key.size());
-            entry.instance = std::string(value.substr(0, value.find(',')));
-        }
-    }
-    entry.text = std::string(line);
-    return entry;
 }
 
 }  // namespace faas::gateway::swarm

@@ -1,5 +1,5 @@
-// Deployment <-> Swarm ServiceSpec mapping, quantities, tasks and log demultiplexing.
-#include "provider/swarm_spec.h"
+// Deployment <-> Swarm ServiceSpec mapping, quantities and tasks.
+#include "provider/swarm/service_mapping.h"
 
 #include <doctest/doctest.h>
 
@@ -8,17 +8,6 @@ using namespace faas::gateway::swarm;
 using nlohmann::json;
 
 namespace {
-
-std::string frame(int stream, const std::string& payload) {
-    std::string out(8, '\0');
-    out[0] = static_cast<char>(stream);
-    auto n = payload.size();
-    out[4] = static_cast<char>((n >> 24) & 0xFF);
-    out[5] = static_cast<char>((n >> 16) & 0xFF);
-    out[6] = static_cast<char>((n >> 8) & 0xFF);
-    out[7] = static_cast<char>(n & 0xFF);
-    return out + payload;
-}
 
 FunctionDeployment full_deployment() {
     return parse_deployment(R"({"service":"echo","image":"faas/echoit:latest","envProcess":"cat",
@@ -100,7 +89,8 @@ TEST_CASE("a deployment becomes a labelled dnsrr service on the functions networ
 }
 
 TEST_CASE("a minimal deployment gets no read-only root, limits or placement") {
-    auto deployment = parse_deployment(R"({"service":"cat","image":"faas/catservice"})", "openfaas-fn");
+    auto deployment =
+        parse_deployment(R"({"service":"cat","image":"faas/catservice"})", "openfaas-fn");
     auto spec = service_spec(deployment, SpecContext{});
     const auto& container = spec["TaskTemplate"]["ContainerSpec"];
     CHECK_FALSE(container.contains("ReadOnly"));
@@ -110,35 +100,24 @@ TEST_CASE("a minimal deployment gets no read-only root, limits or placement") {
     CHECK_FALSE(spec["TaskTemplate"].contains("Placement"));
     CHECK_FALSE(spec["TaskTemplate"].contains("Networks"));
     CHECK(spec["TaskTemplate"]["Resources"]["Limits"] == json::object());
-    CHECK(initial_replicas(deployment, 64) == 1);
 }
 
 TEST_CASE("limits Swarm cannot express and unknown secrets are refused") {
-    auto bad_memory = parse_deployment(
-        R"({"service":"a","image":"i","limits":{"memory":"lots"}})", "openfaas-fn");
+    auto bad_memory = parse_deployment(R"({"service":"a","image":"i","limits":{"memory":"lots"}})",
+                                       "openfaas-fn");
     CHECK_THROWS_AS(service_spec(bad_memory, SpecContext{}), BadRequest);
-    auto bad_cpu = parse_deployment(R"({"service":"a","image":"i","requests":{"cpu":"fast"}})",
-                                    "openfaas-fn");
+    auto bad_cpu =
+        parse_deployment(R"({"service":"a","image":"i","requests":{"cpu":"fast"}})", "openfaas-fn");
     CHECK_THROWS_AS(service_spec(bad_cpu, SpecContext{}), BadRequest);
-    auto secret = parse_deployment(R"({"service":"a","image":"i","secrets":["nope"]})", "openfaas-fn");
+    auto secret =
+        parse_deployment(R"({"service":"a","image":"i","secrets":["nope"]})", "openfaas-fn");
     CHECK_THROWS_AS(service_spec(secret, SpecContext{}), NotFound);
-}
-
-TEST_CASE("scale.min sets the first replica count within bounds") {
-    auto with_min = [](const char* value) {
-        return parse_deployment(std::string(R"({"service":"a","image":"i","labels":{"com.openfaas.scale.min":")") +
-                                    value + "\"}}",
-                                "openfaas-fn");
-    };
-    CHECK(initial_replicas(with_min("3"), 64) == 3);
-    CHECK(initial_replicas(with_min("0"), 64) == 0);
-    CHECK_THROWS_AS(initial_replicas(with_min("65"), 64), BadRequest);
-    CHECK_THROWS_AS(initial_replicas(with_min("x"), 64), BadRequest);
 }
 
 TEST_CASE("a service deployed through the API reads back exactly as sent") {
     auto deployment = full_deployment();
-    json service = {{"ID", "svc1"}, {"Spec", service_spec(deployment, SpecContext{"n", 2, {{"api-key", "s"}}})}};
+    json service = {{"ID", "svc1"},
+                    {"Spec", service_spec(deployment, SpecContext{"n", 2, {{"api-key", "s"}}})}};
     REQUIRE(function_name_of(service) == "echo");
     auto back = deployment_of(service, "echo", "openfaas-fn");
     auto expected = deployment.raw;
@@ -176,15 +155,16 @@ TEST_CASE("a service made by docker stack deploy is rebuilt from its spec") {
 TEST_CASE("only services labelled as functions are functions") {
     CHECK_FALSE(function_name_of(json::parse(R"({"Spec":{"Name":"prometheus","Labels":{}}})")));
     CHECK_FALSE(function_name_of(json::parse(R"({"Spec":{"Name":"x"}})")));
-    CHECK(function_name_of(json::parse(R"({"Spec":{"Name":"old","Labels":{"function":"true"}}})")) ==
-          "old");
+    CHECK(function_name_of(
+              json::parse(R"({"Spec":{"Name":"old","Labels":{"function":"true"}}})")) == "old");
     CHECK(function_name_of(json::parse(
               R"({"Spec":{"Name":"s","Labels":{"function":"true","faas_function":"legacy"}}})")) ==
           "legacy");
 }
 
 TEST_CASE("ready tasks give their address on the functions network") {
-    auto task = json::parse(R"({"ServiceID":"s","DesiredState":"running","Status":{"State":"running"},
+    auto task =
+        json::parse(R"({"ServiceID":"s","DesiredState":"running","Status":{"State":"running"},
         "NetworksAttachments":[
           {"Network":{"ID":"ing","Spec":{"Name":"ingress"}},"Addresses":["10.0.0.5/24"]},
           {"Network":{"ID":"other","Spec":{"Name":"other"}},"Addresses":["10.0.2.7/24"]},
@@ -200,43 +180,4 @@ TEST_CASE("ready tasks give their address on the functions network") {
     auto stopping = task;
     stopping["DesiredState"] = "shutdown";  // scaled down: draining, takes no new requests
     CHECK_FALSE(task_ready(stopping));
-}
-
-TEST_CASE("multiplexed log frames become lines whatever the chunking") {
-    std::string stream = frame(1, "2026-01-01T00:00:00.000000001Z hello\nsecond ") +
-                         frame(2, "half\n") + frame(1, "") + frame(1, "tail");
-    for (std::size_t step = 1; step <= stream.size(); ++step) {
-        LogDemuxer demuxer;
-        std::vector<std::string> lines;
-        for (std::size_t at = 0; at < stream.size(); at += step)
-            for (auto& line : demuxer.feed(std::string_view(stream).substr(at, step)))
-                lines.push_back(line);
-        if (auto last = demuxer.finish()) lines.push_back(*last);
-        REQUIRE_MESSAGE(lines.size() == 3, "chunk size ", step);
-        CHECK(lines[0] == "2026-01-01T00:00:00.000000001Z hello");
-        CHECK(lines[1] == "second half");
-        CHECK(lines[2] == "tail");
-    }
-}
-
-TEST_CASE("a TTY service's log stream is plain text") {
-    LogDemuxer demuxer;
-    auto lines = demuxer.feed("one\r\ntwo\n");
-    CHECK(lines == std::vector<std::string>{"one", "two"});
-    CHECK_FALSE(demuxer.finish());
-}
-
-TEST_CASE("service log lines carry time, task and text") {
-    auto entry = parse_log_line(
-        "2026-03-01T10:00:00.123456789Z com.docker.swarm.node.id=n1,com.docker.swarm.service.id=s1,"
-        "com.docker.swarm.task.id=t123 2026/03/01 10:00:00 Forking fprocess.",
-        "echo");
-    CHECK(entry.name == "echo");
-    CHECK(entry.timestamp == "2026-03-01T10:00:00.123456789Z");
-    CHECK(entry.instance == "t123");
-    CHECK(entry.text == "2026/03/01 10:00:00 Forking fprocess.");
-
-    auto plain = parse_log_line("no timestamp here", "echo");
-    CHECK(plain.timestamp.empty());
-    CHECK(plain.text == "no timestamp here");
 }

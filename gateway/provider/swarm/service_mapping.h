@@ -1,6 +1,6 @@
 // The pure half of the Swarm provider: an OpenFaaS FunctionDeployment to a Docker Swarm
-// ServiceSpec and back, resource quantities, task lists to endpoints, and the Engine API's
-// multiplexed log stream to lines. No I/O, so all of it is unit tested.
+// ServiceSpec and back, resource quantities, and task lists to endpoints. No I/O, so all of it
+// is unit tested.
 #pragma once
 
 #include <cstdint>
@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "errors.h"
 #include "function_types.h"
-#include "provider/function_provider.h"
 
 namespace faas::gateway::swarm {
 
@@ -23,7 +23,6 @@ inline constexpr const char* kLegacyNameLabel = "faas_function";
 inline constexpr const char* kAnnotationPrefix = "com.openfaas.annotations.";
 /// The deployment exactly as sent (minus registryAuth), so a status echoes it.
 inline constexpr const char* kDeploymentLabel = "com.faas.deployment";
-inline constexpr const char* kScaleMinLabel = "com.openfaas.scale.min";
 /// Secrets this gateway manages carry openfaas=true, as faas-swarm's do.
 inline constexpr const char* kSecretLabel = "openfaas";
 inline constexpr const char* kSecretsMountPath = "/var/openfaas/secrets/";
@@ -42,10 +41,6 @@ struct SpecContext {
     int replicas = 1;
     std::map<std::string, std::string> secret_ids;  ///< name -> Swarm secret ID.
 };
-
-/// Replicas of a new deployment: the label com.openfaas.scale.min, default 1. Throws
-/// BadRequest when the label is not a number in 0..max_replicas.
-int initial_replicas(const FunctionDeployment& deployment, int max_replicas);
 
 /// The ServiceSpec for a deployment. Throws BadRequest on limits it cannot express.
 nlohmann::json service_spec(const FunctionDeployment& deployment, const SpecContext& context);
@@ -68,30 +63,5 @@ bool task_ready(const nlohmann::json& task);
 
 /// The address of a ready task on `network_id` (or on its first network when empty or absent).
 std::optional<std::string> task_address(const nlohmann::json& task, const std::string& network_id);
-
-/// The Engine API multiplexes stdout and stderr of a non-TTY service into frames of an 8-byte
-/// header (stream, 0, 0, 0, big-endian length) and a payload. This splits any chunking of that
-/// stream back into complete lines; a stream that does not start with a frame header (a TTY
-/// service) is taken as plain text.
-class LogDemuxer {
-  public:
-    /// Feeds the next bytes; returns the lines completed by them (without the newline).
-    std::vector<std::string> feed(std::string_view bytes);
-    /// The last unterminated line, at the end of the stream.
-    std::optional<std::string> finish();
-
-  private:
-    enum class Mode { kUnknown, kFramed, kRaw };
-    void take_payload(std::string_view payload, std::vector<std::string>& out);
-
-    Mode mode_ = Mode::kUnknown;
-    std::string pending_;  // undecoded frame bytes
-    std::string line_;     // current partial line
-};
-
-/// One service log line as asked with timestamps=1 and details=1:
-/// "<RFC3339Nano> com.docker.swarm.node.id=..,com.docker.swarm.service.id=..,
-/// com.docker.swarm.task.id=<id> <text>". `instance` is the task ID.
-LogEntry parse_log_line(std::string_view line, const std::string& function_name);
 
 }  // namespace faas::gateway::swarm

@@ -1,21 +1,17 @@
 // The embedded default provider: every replica is a local fwatchdog child process on a
-// loopback port. Deployments and secrets persist under a state directory and come back on
-// restart; a supervisor thread brings replicas up, checks their health, rolls updates
-// (new replica ready before an old one stops) and restarts crashed replicas with backoff.
+// loopback port. This is its API: it checks and persists each change (StateStore), then hands
+// it to the ReplicaSupervisor, which runs the replicas.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "provider/function_provider.h"
-#include "provider/log_buffer.h"
+#include "provider/local/replica_supervisor.h"
+#include "provider/local/state_store.h"
 
 namespace faas::gateway {
 
@@ -57,40 +53,14 @@ class LocalProvider final : public FunctionProvider {
     void shutdown() override;
 
   private:
-    struct Replica;
-    struct Function;
+    void check(const FunctionDeployment& deployment);
 
-    void restore();
-    void persist(const Function& function) const;
-    void check_deployable(const FunctionDeployment& deployment) const;
-    int initial_replicas(const FunctionDeployment& deployment) const;
-    FunctionRecord record_of(const Function& function) const;
-
-    void supervise();
-    void reconcile_locked(Function& function, std::chrono::steady_clock::time_point now);
-    void start_replica_locked(Function& function, Replica& replica);
-    void check_health();
-    void refresh_endpoints_locked(Function& function);
-    std::map<std::string, std::string> replica_env(const Function& function,
-                                                   const Replica& replica) const;
-
-    const LocalProviderOptions options_;
-    std::string functions_dir_;
-    std::string secrets_dir_;
-    std::string run_dir_;
-
-    // Guards functions_ and everything reachable from it. Shared on the hot path (resolve).
-    mutable std::shared_mutex mutex_;
-    std::map<std::string, std::unique_ptr<Function>> functions_;
-    std::vector<std::shared_ptr<Replica>> retiring_;  // draining, then destroyed
-    std::uint64_t next_replica_serial_ = 0;
-    // Serialises secret file writes against the copies made for new replicas.
-    mutable std::mutex secrets_mutex_;
-
-    std::mutex wake_mutex_;
-    std::condition_variable wake_;
-    bool stopping_ = false;
-    std::thread supervisor_;
+    const int max_replicas_;
+    StateStore store_;
+    // Serialises changes to deployments (check, persist, then tell the supervisor) so that
+    // the files and the running table never disagree.
+    std::mutex changes_mutex_;
+    ReplicaSupervisor supervisor_;
 };
 
 }  // namespace faas::gateway

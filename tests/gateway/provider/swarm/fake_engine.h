@@ -1,7 +1,8 @@
-// The Swarm provider against a fake Engine API on a unix socket: what it asks Docker, and how
-// it behaves when dockerd is down, slow, or comes back. The real engine is in tests/e2e.
-#include "provider/swarm_provider.h"
+// A fake Docker Engine API on a unix socket, for the Swarm provider's tests: it answers from a
+// handler and records what it was asked. one_function() is a small Swarm with one function.
+#pragma once
 
+#include <doctest/doctest.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -12,18 +13,17 @@
 #include <cstdio>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
-#include <doctest/doctest.h>
+#include "provider/swarm/swarm_provider.h"
 
-#include "support/wait.h"
+namespace faas::test {
 
-using namespace faas::gateway;
+using faas::gateway::SwarmProviderOptions;
 using namespace std::chrono_literals;
-using nlohmann::json;
-
-namespace {
 
 struct FakeRequest {
     std::string method;
@@ -33,7 +33,7 @@ struct FakeRequest {
 
 /// A one-connection-at-a-time HTTP/1.1 server on a unix socket, answering from `handler`.
 class FakeEngine {
-public:
+  public:
     using Handler = std::function<std::pair<int, std::string>(const FakeRequest&)>;
 
     explicit FakeEngine(Handler handler) : handler_(std::move(handler)) {
@@ -76,7 +76,7 @@ public:
     }
     std::atomic<int> delay_ms{0};
 
-private:
+  private:
     void serve() {
         while (running_) {
             pollfd pfd{fd_, POLLIN, 0};
@@ -103,7 +103,8 @@ private:
             if (header_end == std::string::npos) continue;
             std::size_t length = 0;
             auto cl = data.find("Content-Length: ");
-            if (cl != std::string::npos && cl < header_end) length = std::stoul(data.substr(cl + 16));
+            if (cl != std::string::npos && cl < header_end)
+                length = std::stoul(data.substr(cl + 16));
             if (data.size() >= header_end + 4 + length) break;
         }
         if (header_end == std::string::npos) return;
@@ -140,7 +141,7 @@ private:
 };
 
 // One function "echo" (service s1) with two running tasks on network "fn".
-std::pair<int, std::string> one_function(const FakeRequest& request) {
+inline std::pair<int, std::string> one_function(const FakeRequest& request) {
     if (request.target == "/v1.41/services")  // unfiltered: the stack's gateway too
         return {200, R"([{"ID":"s1","Spec":{"Name":"echo","Labels":{"function":"true"}}},
             {"ID":"g1","Spec":{"Name":"func_gateway","Labels":{"com.docker.stack.namespace":"func"}}}])"};
@@ -161,24 +162,12 @@ std::pair<int, std::string> one_function(const FakeRequest& request) {
         return {200, R"([{"Id":"fn","Name":"func_functions","Driver":"overlay"}])"};
     if (request.target.find("/secrets?") != std::string::npos)
         return {200, R"([{"ID":"sec1","Spec":{"Name":"api-key","Labels":{"openfaas":"true"}}}])"};
-    if (request.target.find("/services/create") != std::string::npos) return {201, R"({"ID":"s2"})"};
+    if (request.target.find("/services/create") != std::string::npos)
+        return {201, R"({"ID":"s2"})"};
     return {404, R"({"message":"no such thing"})"};
 }
 
-std::string percent_decode(const std::string& text) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%' && i + 2 < text.size()) {
-            out.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
-            i += 2;
-        } else {
-            out.push_back(text[i]);
-        }
-    }
-    return out;
-}
-
-SwarmProviderOptions options_for(const std::string& socket) {
+inline SwarmProviderOptions options_for(const std::string& socket) {
     SwarmProviderOptions options;
     options.docker.socket_path = socket;
     options.docker.timeout = 500ms;
@@ -188,110 +177,4 @@ SwarmProviderOptions options_for(const std::string& socket) {
     return options;
 }
 
-}  // namespace
-
-TEST_CASE("list and get map services and healthy running tasks") {
-    FakeEngine engine(one_function);
-    SwarmProvider provider(options_for(engine.path()));
-    auto functions = provider.list();
-    REQUIRE(functions.size() == 1);
-    CHECK(functions[0].deployment.service == "echo");
-    CHECK(functions[0].deployment.env_process == "cat");
-    CHECK(functions[0].replicas == 2);
-    CHECK(functions[0].available_replicas == 2);  // the "starting" task is not healthy yet
-    CHECK(functions[0].created_at == "2026-01-01T00:00:00Z");
-    CHECK(provider.get("echo").has_value());
-    CHECK_FALSE(provider.get("nope").has_value());
-    bool versioned = true;
-    std::optional<json> service_filters;
-    for (const auto& request : engine.requests()) {
-        versioned = versioned && request.target.rfind("/v1.41/", 0) == 0;
-        auto at = request.target.find("/services?filters=");
-        if (at != std::string::npos)
-            service_filters = json::parse(percent_decode(request.target.substr(at + 18)));
-    }
-    CHECK(versioned);
-    REQUIRE(service_filters);
-    // Docker wants every filter as a list of values.
-    CHECK(*service_filters == json({{"label", json::array({"function=true"})}}));
-    CHECK(provider.info().provider == "faas-swarm");
-}
-
-TEST_CASE("resolve serves cached task IPs and keeps them while dockerd is down") {
-    FakeEngine engine(one_function);
-    SwarmProvider provider(options_for(engine.path()));
-    REQUIRE(faas::test::wait_until([&] { return provider.resolve("echo").ready.size() == 2; }, 5s));
-    auto ready = provider.resolve("echo").ready;
-    CHECK(ready[0].host == "10.0.1.2");
-    CHECK(ready[1].host == "10.0.1.3");
-    CHECK(ready[0].port == 8080);
-    CHECK_FALSE(provider.resolve("unknown").exists);
-
-    engine.stop();
-    // Admin calls fail fast with a clear error; the hot path answers from the cache, at once.
-    auto start = std::chrono::steady_clock::now();
-    CHECK_THROWS_AS(provider.list(), DockerUnavailable);
-    CHECK(std::chrono::steady_clock::now() - start < 2s);
-    for (int i = 0; i < 20; ++i) {
-        auto t0 = std::chrono::steady_clock::now();
-        auto resolution = provider.resolve("echo");
-        CHECK(std::chrono::steady_clock::now() - t0 < 50ms);
-        CHECK(resolution.ready.size() == 2);
-        std::this_thread::sleep_for(20ms);  // spans several failed refreshes
-    }
-
-    engine.start();
-    REQUIRE(faas::test::wait_until([&] { return provider.list().size() == 1; }, 5s));
-}
-
-TEST_CASE("a slow engine makes admin calls fail within the deadline") {
-    FakeEngine engine(one_function);
-    SwarmProvider provider(options_for(engine.path()));
-    REQUIRE(faas::test::wait_until([&] { return provider.resolve("echo").ready.size() == 2; }, 5s));
-    engine.delay_ms = 3000;
-    auto start = std::chrono::steady_clock::now();
-    CHECK_THROWS_AS(provider.list(), DockerUnavailable);
-    CHECK(std::chrono::steady_clock::now() - start < 2s);
-    CHECK(provider.resolve("echo").ready.size() == 2);
-    engine.delay_ms = 0;
-}
-
-TEST_CASE("deploy posts a spec on the labelled network with secret IDs") {
-    FakeEngine engine(one_function);
-    SwarmProvider provider(options_for(engine.path()));
-    provider.deploy(parse_deployment(
-        R"({"service":"fresh","image":"faas/catservice","secrets":["api-key"]})", "openfaas-fn"));
-    std::optional<json> spec;
-    for (const auto& request : engine.requests())
-        if (request.method == "POST" && request.target == "/v1.41/services/create")
-            spec = json::parse(request.body);
-    REQUIRE(spec);
-    CHECK((*spec)["Name"] == "fresh");
-    CHECK((*spec)["TaskTemplate"]["Networks"][0]["Target"] == "fn");
-    CHECK((*spec)["TaskTemplate"]["ContainerSpec"]["Secrets"][0]["SecretID"] == "sec1");
-    // Known at once, though not ready: 503 rather than 404 while its tasks start.
-    auto resolution = provider.resolve("fresh");
-    CHECK(resolution.exists);
-
-    CHECK_THROWS_AS(provider.deploy(parse_deployment(R"({"service":"echo","image":"x"})", "openfaas-fn")),
-                    AlreadyExists);
-    CHECK_THROWS_AS(provider.deploy(parse_deployment(
-                        R"({"service":"other","image":"x","secrets":["missing"]})", "openfaas-fn")),
-                    NotFound);
-    // "gateway" is the stack gateway's DNS alias on the functions network.
-    CHECK_THROWS_AS(provider.deploy(parse_deployment(R"({"service":"gateway","image":"x"})", "openfaas-fn")),
-                    AlreadyExists);
-    CHECK_THROWS_AS(provider.scale("nope", 1), NotFound);
-    CHECK_THROWS_AS(provider.remove("nope"), NotFound);
-}
-
-TEST_CASE("a missing socket is a clear unavailable error and resolve never blocks") {
-    SwarmProvider provider(options_for("/nonexistent/docker.sock"));
-    try {
-        provider.list();
-        FAIL("list() should throw");
-    } catch (const DockerUnavailable& e) {
-        CHECK(std::string(e.what()).find("/nonexistent/docker.sock") != std::string::npos);
-    }
-    CHECK_FALSE(provider.resolve("echo").exists);
-}
+}  // namespace faas::test

@@ -1,9 +1,11 @@
 // In-memory log lines for /system/logs.
-#include "provider/log_buffer.h"
+#include "provider/local/log_buffer.h"
 
 #include <doctest/doctest.h>
 
 #include <thread>
+
+#include "time_format.h"
 
 using namespace faas::gateway;
 using namespace std::chrono_literals;
@@ -53,10 +55,10 @@ TEST_CASE("followers wake on new lines and end when the buffer closes") {
 
 TEST_CASE("RFC 3339 round trip") {
     auto now = std::chrono::system_clock::now();
-    auto parsed = parse_rfc3339(rfc3339_nano(now));
+    auto parsed = faas::parse_rfc3339(faas::rfc3339_nano(now));
     REQUIRE(parsed);
     CHECK(std::chrono::abs(*parsed - now) < 1us);
-    CHECK(parse_rfc3339("2026-01-02T03:04:05Z"));
-    CHECK(parse_rfc3339("2026-01-02T03:04:05.5+01:00"));
-    CHECK_FALSE(parse_rfc3339("yesterday"));
+    CHECK(faas::parse_rfc3339("2026-01-02T03:04:05Z"));
+    CHECK(faas::parse_rfc3339("2026-01-02T03:04:05.5+01:00"));
+    CHECK_FALSE(faas::parse_rfc3339("yesterday"));
 }

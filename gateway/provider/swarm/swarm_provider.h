@@ -1,27 +1,20 @@
-// The Docker Swarm provider: a function is a Swarm service labelled function=true on the
-// functions overlay network; every admin operation maps onto the Docker Engine API.
-//
-// The hot path never waits on Docker: a refresher thread keeps a cache of each function's
-// ready task IPs (polled, and sooner when a lookup finds none). When dockerd is down or slow
-// the cache stays as it was, so known functions keep answering from known replicas while
-// admin calls fail with DockerUnavailable, and the next successful poll brings it back.
+// The Docker Swarm provider's API: a function is a Swarm service labelled function=true on the
+// functions overlay network, and every admin operation maps onto the Docker Engine API. The
+// hot path (resolve) is the EndpointCache's and never waits on Docker; admin calls fail with
+// DockerUnavailable while dockerd is down or slow.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
+#include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "provider/docker_client.h"
 #include "provider/function_provider.h"
+#include "provider/swarm/docker_client.h"
+#include "provider/swarm/endpoint_cache.h"
+#include "provider/swarm/engine_queries.h"
 
 namespace faas::gateway {
 
@@ -39,7 +32,7 @@ struct SwarmProviderOptions {
 };
 
 class SwarmProvider final : public FunctionProvider {
-public:
+  public:
     /// Tries one refresh (bounded by the Docker timeouts) so a restarted gateway knows its
     /// functions before it serves; does not need Docker to be up.
     explicit SwarmProvider(SwarmProviderOptions options);
@@ -64,18 +57,10 @@ public:
     /// DockerUnavailable.
     void refresh_now();
 
-private:
-    struct Cached {
-        std::string service_id;
-        std::vector<Endpoint> ready;
-    };
-
-    std::vector<nlohmann::json> function_services() const;
+  private:
     std::optional<nlohmann::json> find_service(const std::string& name) const;
-    std::vector<nlohmann::json> running_tasks(const std::string& service_id) const;
     FunctionRecord record_of(const nlohmann::json& service, const std::string& name,
                              const std::vector<nlohmann::json>& tasks) const;
-    std::string network_id();
     std::map<std::string, std::string> secret_ids(const std::vector<std::string>& names) const;
     /// Throws AlreadyExists when another (non-function) service answers to `name`.
     void check_name_free(const std::string& name) const;
@@ -83,23 +68,10 @@ private:
     void update_service(const nlohmann::json& service, nlohmann::json spec,
                         const std::vector<std::string>& headers = {});
 
-    void refresher();
-    void request_refresh();
-
     const SwarmProviderOptions options_;
     DockerClient docker_;
-
-    std::mutex network_mutex_;
-    std::string network_id_;  // resolved once
-
-    mutable std::shared_mutex cache_mutex_;
-    std::map<std::string, Cached> cache_;
-
-    std::mutex wake_mutex_;
-    std::condition_variable wake_;
-    bool refresh_requested_ = false;
-    bool stopping_ = false;
-    std::thread refresher_;
+    swarm::FunctionsNetwork network_;
+    swarm::EndpointCache cache_;
 };
 
 }  // namespace faas::gateway

@@ -1,5 +1,5 @@
 // Starting and stopping one fwatchdog replica.
-#include "provider/replica_process.h"
+#include "provider/local/replica_process.h"
 
 #include <fcntl.h>
 #include <linux/close_range.h>

@@ -1,5 +1,5 @@
 // The Docker Engine API over its unix socket, with libcurl.
-#include "provider/docker_client.h"
+#include "provider/swarm/docker_client.h"
 
 #include <curl/curl.h>
 
@@ -90,6 +90,16 @@ std::string transport_error(const DockerClientOptions& options, CURLcode code) {
 }
 
 }  // namespace
+
+void throw_engine_error(const std::string& what, const DockerResponse& response) {
+    std::string message = what + ": " + response.message();
+    if (response.status == 404) throw NotFound(message);
+    if (response.status == 409) throw AlreadyExists(message);
+    if (response.status == 400) throw BadRequest(message);
+    if (response.status == 503)
+        throw DockerUnavailable(message + " (is this node a Swarm manager?)");
+    throw ProviderUnavailable(message);
+}
 
 std::string DockerResponse::message() const {
     auto parsed = nlohmann::json::parse(body, nullptr, false);

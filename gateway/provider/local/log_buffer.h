@@ -40,9 +40,4 @@ class LogBuffer : public std::enable_shared_from_this<LogBuffer> {
     bool closed_ = false;
 };
 
-/// RFC 3339 with nanoseconds, UTC: Docker's and OpenFaaS's log timestamp format.
-std::string rfc3339_nano(std::chrono::system_clock::time_point time);
-/// Parses RFC 3339 ("2026-11-21T10:30:51Z", fractional seconds and offsets allowed).
-std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text);
-
 }  // namespace faas::gateway

@@ -1,0 +1,146 @@
+// The Swarm provider's cache of ready task addresses and its refresher thread.
+#include "provider/swarm/endpoint_cache.h"
+
+#include <algorithm>
+
+#include "log.h"
+#include "provider/swarm/service_mapping.h"
+
+namespace faas::gateway::swarm {
+
+using namespace std::chrono_literals;
+
+EndpointCache::EndpointCache(const DockerClient& docker, FunctionsNetwork& network,
+                             EndpointCacheOptions options)
+    : docker_(docker), network_(network), options_(options) {}
+
+EndpointCache::~EndpointCache() {
+    stop();
+}
+
+void EndpointCache::start() {
+    refresher_ = std::thread([this] { refresher(); });
+}
+
+void EndpointCache::stop() {
+    {
+        std::lock_guard lock(wake_mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (refresher_.joinable()) refresher_.join();
+}
+
+Resolution EndpointCache::resolve(const std::string& name) {
+    {
+        std::shared_lock lock(cache_mutex_);
+        auto it = cache_.find(name);
+        if (it != cache_.end() && !it->second.ready.empty())
+            return Resolution{true, it->second.ready};
+        if (it != cache_.end()) {
+            lock.unlock();
+            request_refresh();  // deployed or scaled up moments ago: look again soon
+            return Resolution{true, {}};
+        }
+    }
+    request_refresh();
+    return Resolution{};
+}
+
+void EndpointCache::remember(const std::string& name, const std::string& service_id) {
+    {
+        std::unique_lock lock(cache_mutex_);
+        cache_[name] = Cached{service_id, {}};
+    }
+    request_refresh();
+}
+
+void EndpointCache::forget(const std::string& name) {
+    {
+        std::unique_lock lock(cache_mutex_);
+        cache_.erase(name);
+    }
+    request_refresh();
+}
+
+std::size_t EndpointCache::size() const {
+    std::shared_lock lock(cache_mutex_);
+    return cache_.size();
+}
+
+void EndpointCache::refresh_now() {
+    auto services = function_services(docker_);
+    auto tasks = running_tasks(docker_, "");
+    const std::string network = network_.known();
+    std::map<std::string, Cached> fresh;
+    std::map<std::string, std::string> function_of_service;
+    for (const auto& service : services) {
+        auto name = *function_name_of(service);
+        auto id = service.value("ID", "");
+        fresh[name].service_id = id;
+        function_of_service[id] = name;
+    }
+    for (const auto& task : tasks) {
+        if (!task_ready(task)) continue;
+        auto owner = function_of_service.find(task.value("ServiceID", ""));
+        if (owner == function_of_service.end()) continue;
+        if (auto address = task_address(task, network))
+            fresh[owner->second].ready.push_back(Endpoint{*address, kWatchdogPort});
+    }
+    for (auto& [name, cached] : fresh)
+        std::sort(cached.ready.begin(), cached.ready.end(),
+                  [](const Endpoint& a, const Endpoint& b) { return a.host < b.host; });
+    std::unique_lock lock(cache_mutex_);
+    cache_ = std::move(fresh);
+}
+
+void EndpointCache::request_refresh() {
+    {
+        std::lock_guard lock(wake_mutex_);
+        refresh_requested_ = true;
+    }
+    wake_.notify_one();
+}
+
+void EndpointCache::refresher() {
+    bool docker_was_down = false;
+    auto last = std::chrono::steady_clock::now() - options_.refresh_interval;
+    auto interval = options_.refresh_interval;
+    for (;;) {
+        {
+            std::unique_lock lock(wake_mutex_);
+            auto next_due = last + interval;
+            wake_.wait_until(lock, next_due, [&] { return stopping_ || refresh_requested_; });
+            // A request before the gap has passed is served when the gap ends.
+            if (!stopping_ && refresh_requested_ &&
+                std::chrono::steady_clock::now() < last + options_.min_refresh_gap)
+                wake_.wait_until(lock, last + options_.min_refresh_gap, [&] { return stopping_; });
+            if (stopping_) return;
+            refresh_requested_ = false;
+        }
+        last = std::chrono::steady_clock::now();
+        try {
+            // Resolved here so task addresses come from the functions network from the start.
+            try {
+                network_.id();
+            } catch (const DockerUnavailable&) {
+                throw;
+            } catch (const ProviderUnavailable&) {
+                // No network yet: addresses fall back to each task's first network.
+            }
+            refresh_now();
+            if (docker_was_down) log_line("Docker engine is back: function endpoints refreshed");
+            docker_was_down = false;
+            interval = options_.refresh_interval;
+        } catch (const std::exception& e) {
+            if (!docker_was_down)
+                log_line(std::string("Cannot refresh function endpoints, serving the ") +
+                         std::to_string(size()) + " known functions as they were: " + e.what());
+            docker_was_down = true;
+            // Back off while the engine is away, up to 5 s between attempts.
+            interval = std::min<std::chrono::milliseconds>(interval * 2, 5s);
+        }
+    }
+}
+
+}  // namespace faas::gateway::swarm

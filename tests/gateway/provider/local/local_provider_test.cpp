@@ -1,0 +1,191 @@
+// The local provider with real fwatchdog replicas: where replicas listen, when they count as
+// available, and what a status reports.
+#include "provider/local/local_provider.h"
+
+#include <arpa/inet.h>
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "provider/local/health_probe.h"
+#include "support/process.h"
+#include "support/wait.h"
+
+using namespace faas::gateway;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+LocalProviderOptions options_in(const std::string& state_dir) {
+    LocalProviderOptions options;
+    options.state_dir = state_dir;
+    options.watchdog_path = FAAS_WATCHDOG_PATH;
+    options.base_env = {{"PATH", "/usr/bin:/bin"}};
+    options.stop_grace = 2s;
+    return options;
+}
+
+FunctionDeployment echo_deployment() {
+    return parse_deployment(R"({"service":"echo","image":"local/echo","envProcess":"cat"})",
+                            "openfaas-fn");
+}
+
+std::vector<pid_t> watchdog_children() {
+    std::vector<pid_t> out;
+    for (pid_t pid : faas::test::descendants_of(::getpid())) {
+        std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+        std::string name;
+        std::getline(comm, name);
+        if (name == "fwatchdog") out.push_back(pid);
+    }
+    return out;
+}
+
+struct Listener {
+    std::string address;  ///< As /proc/net/tcp{,6} writes it (hex, network order per word).
+    int port = 0;
+    bool ipv6 = false;
+};
+
+// The listening TCP sockets a process holds: its socket inodes matched against the kernel's
+// tables, so nothing depends on what the process says about itself.
+std::vector<Listener> listeners_of(pid_t pid) {
+    std::set<std::string> inodes;
+    std::error_code ec;
+    for (const auto& fd :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+        auto target = std::filesystem::read_symlink(fd.path(), ec).string();
+        if (target.rfind("socket:[", 0) == 0) inodes.insert(target.substr(8, target.size() - 9));
+    }
+    std::vector<Listener> out;
+    for (auto [table, ipv6] : {std::pair{"/proc/net/tcp", false}, {"/proc/net/tcp6", true}}) {
+        std::ifstream in(table);
+        std::string line;
+        std::getline(in, line);  // header
+        while (std::getline(in, line)) {
+            std::istringstream fields(line);
+            std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+            fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
+                timeout >> inode;
+            if (state != "0A" || !inodes.count(inode)) continue;  // 0A: LISTEN
+            auto colon = local.find(':');
+            out.push_back(Listener{local.substr(0, colon),
+                                   std::stoi(local.substr(colon + 1), nullptr, 16), ipv6});
+        }
+    }
+    return out;
+}
+
+// Connects to host:port; true when the connection is accepted.
+bool connects(const char* host, int port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    ::inet_pton(AF_INET, host, &address.sin_addr);
+    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    ::close(fd);
+    return ok;
+}
+
+// The moment a replica's /_/health first answers 200, watched from outside; then how long
+// the provider takes to count it.
+std::chrono::steady_clock::duration availability_lag(LocalProvider& provider,
+                                                     const std::string& name, pid_t pid) {
+    std::optional<std::chrono::steady_clock::time_point> healthy_at;
+    REQUIRE(faas::test::wait_until([&] {
+        for (const auto& listener : listeners_of(pid))
+            if (probe_health(listener.port) == Health::kHealthy) {
+                healthy_at = std::chrono::steady_clock::now();
+                return true;
+            }
+        return false;
+    }));
+    REQUIRE(faas::test::wait_until([&] { return provider.get(name)->available_replicas == 1; }));
+    return std::chrono::steady_clock::now() - *healthy_at;
+}
+
+}  // namespace
+
+TEST_CASE("a local replica listens on 127.0.0.1 only, function and metrics port alike") {
+    faas::test::TempDir state;
+    LocalProvider provider(options_in(state.path()));
+    provider.deploy(echo_deployment());
+    REQUIRE(faas::test::wait_until([&] { return provider.resolve("echo").ready.size() == 1; }));
+    auto pids = watchdog_children();
+    REQUIRE(pids.size() == 1);
+    auto listeners = listeners_of(pids[0]);
+    REQUIRE(listeners.size() == 2);  // the function port and the metrics port
+    for (const auto& listener : listeners) {
+        CAPTURE(listener.address);
+        CAPTURE(listener.port);
+        CHECK_FALSE(listener.ipv6);
+        CHECK(listener.address == "0100007F");  // 127.0.0.1, little-endian
+        CHECK(connects("127.0.0.1", listener.port));
+        // Loopback routes all of 127/8: a socket bound to every interface would accept this.
+        CHECK_FALSE(connects("127.0.0.2", listener.port));
+    }
+}
+
+TEST_CASE("a replica counts as available as soon as it first answers healthy") {
+    faas::test::TempDir state;
+    LocalProvider provider(options_in(state.path()));
+    provider.deploy(echo_deployment());
+    std::vector<pid_t> pids;
+    REQUIRE(faas::test::wait_until([&] { return (pids = watchdog_children()).size() == 1; }));
+    CHECK(availability_lag(provider, "echo", pids[0]) < 500ms);
+}
+
+TEST_CASE("a hung replica does not hold up another's health checks") {
+    faas::test::TempDir state;
+    LocalProvider provider(options_in(state.path()));
+    provider.deploy(
+        parse_deployment(R"({"service":"hung","image":"i","envProcess":"cat"})", "openfaas-fn"));
+    REQUIRE(faas::test::wait_until([&] { return provider.resolve("hung").ready.size() == 1; }));
+    auto hung = watchdog_children();
+    REQUIRE(hung.size() == 1);
+    ::kill(hung[0], SIGSTOP);  // its probes now take their full 2 s read deadline
+    // Out of rotation after three unanswered probes; from then on it is probed at every pass,
+    // so a pass that waited for its probes would wait 2 s each time.
+    REQUIRE(
+        faas::test::wait_until([&] { return provider.get("hung")->available_replicas == 0; }, 20s));
+    provider.deploy(echo_deployment());
+    std::vector<pid_t> pids;
+    REQUIRE(faas::test::wait_until([&] { return (pids = watchdog_children()).size() == 2; }));
+    auto echo = pids[0] == hung[0] ? pids[1] : pids[0];
+    auto lag = availability_lag(provider, "echo", echo);
+    ::kill(hung[0], SIGCONT);
+    CHECK(lag < 500ms);
+}
+
+TEST_CASE("a status reports faas_function among the labels, the stored deployment stays as sent") {
+    faas::test::TempDir state;
+    LocalProvider provider(options_in(state.path()));
+    provider.deploy(parse_deployment(
+        R"({"service":"echo","image":"i","envProcess":"cat","labels":{"com.openfaas.scale.min":"0"}})",
+        "openfaas-fn"));
+    provider.deploy(
+        parse_deployment(R"({"service":"bare","image":"i","envProcess":"cat"})", "openfaas-fn"));
+    auto record = provider.get("echo");
+    REQUIRE(record);
+    CHECK(record->deployment.raw["labels"] ==
+          json({{"com.openfaas.scale.min", "0"}, {"faas_function", "echo"}}));
+    auto all = provider.list();
+    REQUIRE(all.size() == 2);
+    CHECK(all[0].deployment.raw["labels"] == json({{"faas_function", "bare"}}));
+    CHECK(all[1].deployment.labels.at("faas_function") == "echo");
+    std::ifstream stored(state.path() + "/functions/echo.json");
+    auto file = json::parse(stored);
+    CHECK(file["deployment"]["labels"] == json({{"com.openfaas.scale.min", "0"}}));
+    std::ifstream stored_bare(state.path() + "/functions/bare.json");
+    CHECK_FALSE(json::parse(stored_bare)["deployment"].contains("labels"));
+}
