@@ -56,16 +56,19 @@ std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text) {
         std::size_t start = i;
         bool seen_digit = false;
         bool seen_dot = false;
-        while (i < text.size() &&
-               (std::isdigit(static_cast<unsigned char>(text[i])) || (text[i] == '.' && !seen_dot))) {
-            if (text[i] == '.') seen_dot = true;
-            else seen_digit = true;
+        while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) ||
+                                   (text[i] == '.' && !seen_dot))) {
+            if (text[i] == '.')
+                seen_dot = true;
+            else
+                seen_digit = true;
             ++i;
         }
         if (!seen_digit) return std::nullopt;
         double number = std::stod(std::string(text.substr(start, i - start)));
         std::size_t unit_start = i;
-        while (i < text.size() && !std::isdigit(static_cast<unsigned char>(text[i])) && text[i] != '.')
+        while (i < text.size() && !std::isdigit(static_cast<unsigned char>(text[i])) &&
+               text[i] != '.')
             ++i;
         auto per_unit = unit_nanos(text.substr(unit_start, i - unit_start));
         if (!per_unit) return std::nullopt;
@@ -93,13 +96,19 @@ std::optional<std::uint64_t> parse_byte_size(std::string_view text) {
     auto number = parse_unsigned(text.substr(0, digits));
     if (!number) return std::nullopt;
     std::string unit;
-    for (char c : text.substr(digits)) unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char c : text.substr(digits))
+        unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     std::uint64_t multiplier = 1;
-    if (unit.empty() || unit == "b") multiplier = 1;
-    else if (unit == "k" || unit == "ki" || unit == "kb" || unit == "kib") multiplier = 1ULL << 10;
-    else if (unit == "m" || unit == "mi" || unit == "mb" || unit == "mib") multiplier = 1ULL << 20;
-    else if (unit == "g" || unit == "gi" || unit == "gb" || unit == "gib") multiplier = 1ULL << 30;
-    else return std::nullopt;
+    if (unit.empty() || unit == "b")
+        multiplier = 1;
+    else if (unit == "k" || unit == "ki" || unit == "kb" || unit == "kib")
+        multiplier = 1ULL << 10;
+    else if (unit == "m" || unit == "mi" || unit == "mb" || unit == "mib")
+        multiplier = 1ULL << 20;
+    else if (unit == "g" || unit == "gi" || unit == "gb" || unit == "gib")
+        multiplier = 1ULL << 30;
+    else
+        return std::nullopt;
     if (*number > std::numeric_limits<std::uint64_t>::max() / multiplier) return std::nullopt;
     return *number * multiplier;
 }
@@ -126,8 +135,9 @@ std::chrono::nanoseconds get_duration(const Env& env, const std::string& name,
     if (!value || trim(*value).empty()) return fallback;
     auto parsed = parse_duration(*value);
     if (!parsed)
-        throw ConfigError(name, "cannot parse '" + *value +
-                                    "' as a duration (seconds as an integer, or e.g. 500ms, 5s, 1m)");
+        throw ConfigError(name,
+                          "cannot parse '" + *value +
+                              "' as a duration (seconds as an integer, or e.g. 500ms, 5s, 1m)");
     return *parsed;
 }
 
@@ -135,7 +145,8 @@ bool get_bool(const Env& env, const std::string& name, bool fallback) {
     auto value = env.get(name);
     if (!value || trim(*value).empty()) return fallback;
     auto parsed = parse_bool(*value);
-    if (!parsed) throw ConfigError(name, "cannot parse '" + *value + "' as a boolean (true or false)");
+    if (!parsed)
+        throw ConfigError(name, "cannot parse '" + *value + "' as a boolean (true or false)");
     return *parsed;
 }
 
@@ -144,7 +155,8 @@ std::uint64_t get_byte_size(const Env& env, const std::string& name, std::uint64
     if (!value || trim(*value).empty()) return fallback;
     auto parsed = parse_byte_size(*value);
     if (!parsed)
-        throw ConfigError(name, "cannot parse '" + *value + "' as a size in bytes (e.g. 1048576, 512k, 16Mi)");
+        throw ConfigError(
+            name, "cannot parse '" + *value + "' as a size in bytes (e.g. 1048576, 512k, 16Mi)");
     return *parsed;
 }
 

@@ -15,12 +15,12 @@ namespace faas {
 
 /// A setting that is missing or cannot be used. Programs print what() and exit with code 2.
 class ConfigError : public std::runtime_error {
-public:
+  public:
     ConfigError(std::string variable, const std::string& message)
         : std::runtime_error(variable + ": " + message), variable_(std::move(variable)) {}
     const std::string& variable() const { return variable_; }
 
-private:
+  private:
     std::string variable_;
 };
 

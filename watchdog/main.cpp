@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
 
     // Before any thread: the init must fork a single-threaded process.
     if (auto init_exit_code = faas::watchdog::run_init_reaper_if_pid1()) return *init_exit_code;
-    faas::watchdog::tune_malloc_for_bursts();
+    faas::tune_malloc_for_bursts();
     ::signal(SIGPIPE, SIG_IGN);
     faas::StopSignals stop_signals;  // Before the server's threads, which inherit the mask.
 

@@ -21,7 +21,7 @@ TEST_CASE("base64 decodes with or without padding and refuses other characters")
     CHECK(base64_decode("YQ==") == "a");
     CHECK_FALSE(base64_decode("!!!!"));
     CHECK_FALSE(base64_decode("Y"));
-    for (const std::string& text :
-         {std::string(), std::string("x"), std::string("hello world"), std::string("\0\1\2\xff", 4)})
+    for (const std::string& text : {std::string(), std::string("x"), std::string("hello world"),
+                                    std::string("\0\1\2\xff", 4)})
         CHECK(base64_decode(base64_encode(text)) == text);
 }

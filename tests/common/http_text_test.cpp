@@ -14,9 +14,9 @@ TEST_CASE("has_token finds a list element without case or blanks") {
 }
 
 TEST_CASE("the hop-by-hop set is RFC 9110's") {
-    for (const char* name : {"Connection", "keep-alive", "Proxy-Connection", "TE", "Trailer",
-                             "transfer-encoding", "Upgrade", "Proxy-Authenticate",
-                             "Proxy-Authorization"})
+    for (const char* name :
+         {"Connection", "keep-alive", "Proxy-Connection", "TE", "Trailer", "transfer-encoding",
+          "Upgrade", "Proxy-Authenticate", "Proxy-Authorization"})
         CHECK(is_hop_by_hop(name));
     for (const char* name : {"Host", "Content-Length", "Content-Type", "X-Call-Id", "Expect"})
         CHECK_FALSE(is_hop_by_hop(name));

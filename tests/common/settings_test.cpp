@@ -19,7 +19,8 @@ TEST_CASE("durations: integers are seconds, Go-style durations are accepted") {
 }
 
 TEST_CASE("durations: garbage, negatives and unknown units are rejected") {
-    for (const char* bad : {"", "abc", "-1", "-5s", "5x", "s", "5 s", "1..5s", "99999999999999999999"}) {
+    for (const char* bad :
+         {"", "abc", "-1", "-5s", "5x", "s", "5 s", "1..5s", "99999999999999999999"}) {
         CAPTURE(bad);
         CHECK_FALSE(faas::parse_duration(bad).has_value());
     }

@@ -13,15 +13,17 @@ httplib::Request request() {
     req.method = "POST";
     req.path = "/a b/c";
     req.target = "/a%20b/c?x=1&y=%20";
-    req.headers = {{"Host", "fn.example"}, {"Content-Type", "text/plain"}, {"x-custom-thing", "v1"},
-                   {"X-Custom-Thing", "v2"}, {"REMOTE_ADDR", "127.0.0.1"}, {"Content-Length", "5"}};
+    req.headers = {{"Host", "fn.example"},       {"Content-Type", "text/plain"},
+                   {"x-custom-thing", "v1"},     {"X-Custom-Thing", "v2"},
+                   {"REMOTE_ADDR", "127.0.0.1"}, {"Content-Length", "5"}};
     return req;
 }
 bool has(const std::vector<std::string>& env, const std::string& entry) {
     return std::find(env.begin(), env.end(), entry) != env.end();
 }
 int count_prefix(const std::vector<std::string>& env, const std::string& prefix) {
-    return static_cast<int>(std::count_if(env.begin(), env.end(), [&](const std::string& e) { return e.rfind(prefix, 0) == 0; }));
+    return static_cast<int>(std::count_if(
+        env.begin(), env.end(), [&](const std::string& e) { return e.rfind(prefix, 0) == 0; }));
 }
 }  // namespace
 
@@ -74,7 +76,8 @@ TEST_CASE("client headers cannot override reserved names or set proxies") {
 
 TEST_CASE("inherited Http_ variables are dropped - cgi_headers=false adds none") {
     auto req = request();
-    auto env = build_child_env({"PATH=/bin", "Http_Method=GET", "HTTP_PROXY=x"}, req, facts_of(req, 5), false);
+    auto env = build_child_env({"PATH=/bin", "Http_Method=GET", "HTTP_PROXY=x"}, req,
+                               facts_of(req, 5), false);
     CHECK(env == std::vector<std::string>{"PATH=/bin"});
 }
 

@@ -20,8 +20,10 @@ int status_of(const httplib::Request& req, std::uint64_t max = 1024) {
 }  // namespace
 
 TEST_CASE("the five function methods pass, others get 405") {
-    for (const char* m : {"GET", "POST", "PUT", "PATCH", "DELETE"}) CHECK(status_of(request(m)) == 0);
-    for (const char* m : {"HEAD", "OPTIONS", "TRACE", "CONNECT", "PRI"}) CHECK(status_of(request(m)) == 405);
+    for (const char* m : {"GET", "POST", "PUT", "PATCH", "DELETE"})
+        CHECK(status_of(request(m)) == 0);
+    for (const char* m : {"HEAD", "OPTIONS", "TRACE", "CONNECT", "PRI"})
+        CHECK(status_of(request(m)) == 405);
 }
 
 TEST_CASE("header names outside RFC token characters are refused") {
@@ -48,10 +50,12 @@ TEST_CASE("too many or too large headers give 431") {
 }
 
 TEST_CASE("ambiguous framing is refused") {
-    CHECK(status_of(request("POST", {{"Content-Length", "5"}, {"Transfer-Encoding", "chunked"}})) == 400);
+    CHECK(status_of(request("POST", {{"Content-Length", "5"}, {"Transfer-Encoding", "chunked"}})) ==
+          400);
     CHECK(status_of(request("POST", {{"Transfer-Encoding", "xchunked"}})) == 400);
     CHECK(status_of(request("POST", {{"Transfer-Encoding", "chunked, identity"}})) == 400);
-    CHECK(status_of(request("POST", {{"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "chunked"}})) == 400);
+    CHECK(status_of(request("POST", {{"Transfer-Encoding", "chunked"},
+                                     {"Transfer-Encoding", "chunked"}})) == 400);
     CHECK(status_of(request("POST", {{"Content-Length", "5"}, {"Content-Length", "6"}})) == 400);
     CHECK(status_of(request("POST", {{"Content-Length", "5"}, {"Content-Length", "5"}})) == 0);
     CHECK(status_of(request("POST", {{"Content-Length", "-1"}})) == 400);

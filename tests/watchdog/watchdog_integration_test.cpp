@@ -57,8 +57,11 @@ TEST_CASE("every function method is served - GET sends an empty stdin") {
 
 TEST_CASE("the child sees CGI variables and cannot be steered by hostile headers") {
     Watchdog wd(Env{{"fprocess", "env"}, {"HTTP_PROXY", "inherited"}});
-    httplib::Headers headers = {{"X-Custom-Header", "custom"}, {"Proxy", "http://evil:3128"},
-                                {"Method", "DELETE"}, {"Path", "/etc"}, {"Host", "fn.test"}};
+    httplib::Headers headers = {{"X-Custom-Header", "custom"},
+                                {"Proxy", "http://evil:3128"},
+                                {"Method", "DELETE"},
+                                {"Path", "/etc"},
+                                {"Host", "fn.test"}};
     auto res = wd.client().Post("/some/path?q=1&r=two", headers, "body", "text/plain");
     REQUIRE(res);
     REQUIRE(res->status == 200);
@@ -90,12 +93,14 @@ TEST_CASE("exec_timeout kills the whole process group and answers 408") {
     Watchdog wd(Env{{"fprocess", "sh -c 'sleep 60 & sleep 60'"}, {"exec_timeout", "500ms"}});
     auto started = std::chrono::steady_clock::now();
     auto res = wd.client().Post("/", "x", "text/plain");
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     REQUIRE(res);
     CHECK(res->status == 408);
     CHECK(res->body == "Killed process.\n");
     CHECK(seconds < 2.5);
-    CHECK(faas::test::wait_until([&] { return faas::test::descendants_of(wd.process->pid()).empty(); }, 2s));
+    CHECK(faas::test::wait_until(
+        [&] { return faas::test::descendants_of(wd.process->pid()).empty(); }, 2s));
     CHECK(faas::test::zombie_children(wd.process->pid()) == 0);
 }
 
@@ -129,7 +134,8 @@ TEST_CASE("a body over max_request_bytes answers 413 before anything is started"
     CHECK(res->status == 413);
     // Chunked bodies have no declared length: cut off when they cross the limit.
     auto chunked = wd.client().Post(
-        "/", [](std::size_t offset, httplib::DataSink& sink) {
+        "/",
+        [](std::size_t offset, httplib::DataSink& sink) {
             if (offset >= 4096) {
                 sink.done();
                 return true;
@@ -159,7 +165,8 @@ TEST_CASE("output over max_response_bytes kills the child and answers 502 with b
         MESSAGE("ASan build: the RSS bound is asserted in the debug build, not here");
     else
         CHECK(after - before < 16 * 1024);
-    CHECK(faas::test::wait_until([&] { return faas::test::descendants_of(wd.process->pid()).empty(); }, 2s));
+    CHECK(faas::test::wait_until(
+        [&] { return faas::test::descendants_of(wd.process->pid()).empty(); }, 2s));
 }
 
 TEST_CASE("health follows the lock file - suppress_lock ignores it") {
@@ -180,7 +187,8 @@ TEST_CASE("health follows the lock file - suppress_lock ignores it") {
 TEST_CASE("-run-healthcheck exits 0 when healthy and 1 when not") {
     Watchdog wd(Env{{"fprocess", "cat"}});
     auto check = [&] {
-        faas::test::TestProcess probe({FAAS_WATCHDOG_PATH, "-run-healthcheck"}, {{"port", std::to_string(wd.port)}});
+        faas::test::TestProcess probe({FAAS_WATCHDOG_PATH, "-run-healthcheck"},
+                                      {{"port", std::to_string(wd.port)}});
         return probe.wait_exit(10s);
     };
     CHECK(check() == 0);
@@ -189,7 +197,8 @@ TEST_CASE("-run-healthcheck exits 0 when healthy and 1 when not") {
 }
 
 TEST_CASE("SIGTERM: health fails, in-flight requests finish, then exit 0") {
-    Watchdog wd(Env{{"fprocess", "sh -c 'sleep 1; echo finished'"}, {"healthcheck_interval", "1s"}});
+    Watchdog wd(
+        Env{{"fprocess", "sh -c 'sleep 1; echo finished'"}, {"healthcheck_interval", "1s"}});
     std::atomic<int> status{0};
     std::string body;
     std::thread slow([&] {
@@ -234,7 +243,8 @@ TEST_CASE("metrics are served on metrics_port - the function owns /metrics on th
     };
     CHECK(faas::test::wait_until(counted, 5s));
     CHECK(body.find("http_requests_total{code=\"200\",method=\"POST\"} 1") != std::string::npos);
-    CHECK(body.find("http_request_duration_seconds_count{code=\"200\",method=\"POST\"} 1") != std::string::npos);
+    CHECK(body.find("http_request_duration_seconds_count{code=\"200\",method=\"POST\"} 1") !=
+          std::string::npos);
 }
 
 TEST_CASE("content_type, marshal_request, combine_output and write_debug") {
@@ -252,7 +262,8 @@ TEST_CASE("content_type, marshal_request, combine_output and write_debug") {
         CHECK(res->body.find("\"X-Thing\":[\"1\"]") != std::string::npos);
     }
     SUBCASE("combine_output=false keeps stderr out of the body and in the log") {
-        Watchdog wd(Env{{"fprocess", "sh -c 'echo visible; echo hidden-error >&2'"}, {"combine_output", "false"}});
+        Watchdog wd(Env{{"fprocess", "sh -c 'echo visible; echo hidden-error >&2'"},
+                        {"combine_output", "false"}});
         auto res = wd.client().Post("/", "x", "text/plain");
         REQUIRE(res);
         CHECK(res->body == "visible\n");

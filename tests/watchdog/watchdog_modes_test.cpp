@@ -5,9 +5,8 @@
 
 #include <thread>
 
-#include "upstream_process.h"
-
 #include "support/raw_http.h"
+#include "upstream_process.h"
 #include "watchdog_fixture.h"
 
 using faas::test::Watchdog;
@@ -24,7 +23,8 @@ TEST_CASE("streaming: a body larger than memory bounds flows through with flat R
     // Like curl, send and receive at once: a client that wrote everything before reading would
     // deadlock against any server that streams.
     std::thread sender([&] {
-        std::string head = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+        std::string head =
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
         faas::test::send_all(fd, head);
         for (std::size_t offset = 0; offset < total; offset += chunk_size) {
             char size_line[32];
@@ -40,9 +40,11 @@ TEST_CASE("streaming: a body larger than memory bounds flows through with flat R
     std::size_t received = 0;
     reader.on_data = [&](const char* data, std::size_t size) {
         for (std::size_t i = 0; i < size; ++i)
-            if (data[i] != static_cast<char>('a' + ((received + i) / chunk_size) % 26)) pattern_ok = false;
+            if (data[i] != static_cast<char>('a' + ((received + i) / chunk_size) % 26))
+                pattern_ok = false;
         received += size;
-        if (received % (8u << 20) < size) peak = std::max(peak, faas::test::rss_kib(wd.process->pid()));
+        if (received % (8u << 20) < size)
+            peak = std::max(peak, faas::test::rss_kib(wd.process->pid()));
     };
     bool complete = reader.read_response(fd, std::chrono::seconds(60));
     sender.join();
@@ -60,12 +62,15 @@ TEST_CASE("streaming: a body larger than memory bounds flows through with flat R
 }
 
 TEST_CASE("streaming: output arrives before the function has finished") {
-    Watchdog wd(Env{{"fprocess", "sh -c 'echo first; sleep 2; echo second'"}, {"mode", "streaming"}});
+    Watchdog wd(
+        Env{{"fprocess", "sh -c 'echo first; sleep 2; echo second'"}, {"mode", "streaming"}});
     auto started = std::chrono::steady_clock::now();
     double first_at = -1;
     std::string body;
     auto res = wd.client().Get("/", [&](const char* data, std::size_t size) {
-        if (first_at < 0) first_at = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        if (first_at < 0)
+            first_at =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         body.append(data, size);
         return true;
     });
@@ -76,15 +81,19 @@ TEST_CASE("streaming: output arrives before the function has finished") {
 }
 
 TEST_CASE("streaming: a timeout ends the response incomplete and kills the group") {
-    Watchdog wd(Env{{"fprocess", "sh -c 'echo start; sleep 60 & sleep 60'"}, {"mode", "streaming"}, {"exec_timeout", "500ms"}});
+    Watchdog wd(Env{{"fprocess", "sh -c 'echo start; sleep 60 & sleep 60'"},
+                    {"mode", "streaming"},
+                    {"exec_timeout", "500ms"}});
     auto res = wd.client().Get("/");
     // The chunked response never gets its last chunk: the client must see an error.
     CHECK_FALSE(res);
-    CHECK(faas::test::wait_until([&] { return faas::test::descendants_of(wd.process->pid()).empty(); }, 3s));
+    CHECK(faas::test::wait_until(
+        [&] { return faas::test::descendants_of(wd.process->pid()).empty(); }, 3s));
 }
 
 namespace {
-std::map<std::string, std::string> http_mode_env(int upstream_port, std::map<std::string, std::string> extra = {}) {
+std::map<std::string, std::string> http_mode_env(int upstream_port,
+                                                 std::map<std::string, std::string> extra = {}) {
     std::map<std::string, std::string> env = {
         {"fprocess", FAAS_ECHO_SERVER_PATH},
         {"mode", "http"},
@@ -122,7 +131,8 @@ TEST_CASE("http mode: health is 503 until the upstream accepts connections") {
     auto env = http_mode_env(upstream_port);
     env["PORT"] = std::to_string(faas::test::free_port());
     Watchdog wd(env, false);
-    REQUIRE(faas::test::wait_until([&] { return wd.process->output().find("Listening on port") != std::string::npos; }, 5s));
+    REQUIRE(faas::test::wait_until(
+        [&] { return wd.process->output().find("Listening on port") != std::string::npos; }, 5s));
     auto health = wd.client().Get("/_/health");
     REQUIRE(health);
     CHECK(health->status == 503);
@@ -136,7 +146,8 @@ TEST_CASE("http mode: exec_timeout answers 504") {
     Watchdog wd(http_mode_env(upstream_port, {{"exec_timeout", "500ms"}}));
     auto started = std::chrono::steady_clock::now();
     auto res = wd.client().Get("/slow");
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     REQUIRE(res);
     CHECK(res->status == 504);
     CHECK(seconds < 2.0);
@@ -148,10 +159,12 @@ TEST_CASE("http mode: a dead upstream is restarted and serves again") {
     auto crash = wd.client().Get("/crash");
     REQUIRE(crash);
     CHECK(crash->status == 502);
-    REQUIRE(faas::test::wait_until([&] {
-        auto out = wd.process->output();
-        return out.find("Upstream process exited") != std::string::npos;
-    }, 5s));
+    REQUIRE(faas::test::wait_until(
+        [&] {
+            auto out = wd.process->output();
+            return out.find("Upstream process exited") != std::string::npos;
+        },
+        5s));
     CHECK(faas::test::wait_for_http(wd.port, "/_/health", 200, 10s));
     auto res = wd.client().Post("/", "again", "text/plain");
     REQUIRE(res);
@@ -173,5 +186,6 @@ TEST_CASE("http mode: a watchdog killed outright leaves no orphaned upstream") {
     Watchdog wd(http_mode_env(upstream_port));
     REQUIRE(faas::watchdog::can_connect("127.0.0.1", upstream_port, 500ms));
     ::kill(wd.process->pid(), SIGKILL);  // The watchdog only, not its process group.
-    CHECK(faas::test::wait_until([&] { return !faas::watchdog::can_connect("127.0.0.1", upstream_port, 200ms); }, 5s));
+    CHECK(faas::test::wait_until(
+        [&] { return !faas::watchdog::can_connect("127.0.0.1", upstream_port, 200ms); }, 5s));
 }

@@ -5,9 +5,9 @@
 
 #include <string>
 
-using faas::watchdog::BudgetedBuffer;
-using faas::watchdog::MemoryBudget;
-using faas::watchdog::Reservation;
+using faas::BudgetedBuffer;
+using faas::MemoryBudget;
+using faas::Reservation;
 
 TEST_CASE("a reservation takes from the budget within its limit and gives everything back") {
     MemoryBudget budget(1000);

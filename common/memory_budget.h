@@ -1,7 +1,8 @@
-// A process-wide bound on the bytes fwatchdog buffers for requests: bodies being read and
-// outputs held until their response is written. Each buffer pays for its capacity before it is
-// allocated, so the total stays under max_buffered_bytes however many calls run or however
-// slowly their clients read; when it is spent, new requests get 503 without forking.
+// A process-wide bound on the bytes a program buffers for requests: bodies being read and
+// answers held until they are written (fwatchdog's outputs, the gateway's function responses).
+// Each buffer pays for its capacity before it is allocated, so the total stays under
+// max_buffered_bytes however many calls run or however slowly their clients read; when it is
+// spent, new work gets 503 instead of the process growing without bound.
 #pragma once
 
 #include <atomic>
@@ -9,7 +10,7 @@
 #include <mutex>
 #include <string>
 
-namespace faas::watchdog {
+namespace faas {
 
 class MemoryBudget {
   public:
@@ -92,4 +93,4 @@ class BudgetedBuffer {
 /// from main before threads start.
 void tune_malloc_for_bursts();
 
-}  // namespace faas::watchdog
+}  // namespace faas

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-namespace faas::watchdog {
+namespace faas {
 namespace {
 
 // Trimming walks every arena: worth it only when a burst actually freed something sizable.
@@ -127,4 +127,4 @@ void tune_malloc_for_bursts() {
     ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 }
 
-}  // namespace faas::watchdog
+}  // namespace faas
