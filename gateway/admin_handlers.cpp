@@ -7,9 +7,11 @@
 
 #include "alert.h"
 #include "log.h"
-#include "provider/log_buffer.h"
-#include "routes.h"
+#include "names.h"
+#include "provider/deployment_rules.h"
+#include "scaling.h"
 #include "settings.h"
+#include "time_format.h"
 
 #ifndef FAAS_VERSION
 #define FAAS_VERSION "dev"
@@ -23,18 +25,16 @@ namespace {
 
 using nlohmann::json;
 
-void send_json(httplib::Response& res, int status, const json& body) {
-    res.status = status;
-    res.set_content(body.dump(), "application/json");
+Response send_json(int status, const json& body) {
+    return Response::json(status, body.dump());
 }
 
-void send_text(httplib::Response& res, int status, const std::string& text) {
-    res.status = status;
-    res.set_content(text + "\n", "text/plain; charset=utf-8");
+std::string_view segment_after(std::string_view path, std::string_view prefix) {
+    return path.size() > prefix.size() ? path.substr(prefix.size()) : std::string_view();
 }
 
-std::string segment_after(const std::string& path, std::string_view prefix) {
-    return path.size() > prefix.size() ? path.substr(prefix.size()) : std::string();
+std::string body_of(const Request& request) {
+    return std::string(request.body);
 }
 
 std::string log_line_json(const LogEntry& entry, const std::string& served_namespace) {
@@ -50,154 +50,164 @@ std::string log_line_json(const LogEntry& entry, const std::string& served_names
 }  // namespace
 
 AdminHandlers::AdminHandlers(FunctionProvider& provider, Metrics& metrics, LoadBalancer& balancer,
-                             std::string served_namespace, std::chrono::nanoseconds max_follow,
-                             const std::atomic<bool>& draining)
+                             std::string served_namespace, int max_replicas,
+                             std::chrono::nanoseconds max_follow, const std::atomic<bool>& draining)
     : provider_(provider),
       metrics_(metrics),
       balancer_(balancer),
       served_namespace_(std::move(served_namespace)),
+      max_replicas_(max_replicas),
       max_follow_(max_follow),
       draining_(draining) {}
 
-std::string AdminHandlers::function_in_path(const std::string& segment) const {
+std::string AdminHandlers::function_in_path(std::string_view segment) const {
     auto parsed = parse_function_name(segment, served_namespace_);
     if (!parsed.ref) {
         if (parsed.error == RouteError::kOtherNamespace)
             throw NotFound("namespace not served by this gateway");
-        throw BadRequest("invalid function name");
+        // As a call to it: no function can have this name.
+        throw NotFound("function " + std::string(segment) + " not found");
     }
     return parsed.ref->name;
 }
 
-void AdminHandlers::list_functions(const httplib::Request& req, httplib::Response& res) {
-    auto ns = req.get_param_value("namespace");
-    if (!ns.empty() && !is_valid_name(ns)) throw BadRequest("invalid namespace");
-    json list = json::array();
-    if (ns.empty() || ns == served_namespace_)
-        for (const auto& record : provider_.list())
-            list.push_back(status_json(record, served_namespace_,
-                                       metrics_.invocation_count(record.deployment.service)));
-    send_json(res, 200, list);
+void AdminHandlers::check_namespace_param(const Request& request) const {
+    const auto ns = request.query("namespace");
+    if (ns && !ns->empty() && *ns != served_namespace_)
+        throw NotFound("namespace '" + *ns + "' is not served here (only '" + served_namespace_ +
+                       "')");
 }
 
-void AdminHandlers::get_function(const httplib::Request& req, httplib::Response& res) {
-    auto name = function_in_path(segment_after(req.path, "/system/function/"));
+Response AdminHandlers::healthz(const Request&) {
+    return Response::text(200, "OK");
+}
+
+Response AdminHandlers::list_functions(const Request& request) {
+    check_namespace_param(request);
+    json list = json::array();
+    for (const auto& record : provider_.list())
+        list.push_back(status_json(record, served_namespace_,
+                                   metrics_.invocation_count(record.deployment.service)));
+    return send_json(200, list);
+}
+
+Response AdminHandlers::get_function(const Request& request) {
+    check_namespace_param(request);
+    auto name = function_in_path(segment_after(request.path(), "/system/function/"));
     auto record = provider_.get(name);
     if (!record) throw NotFound("function " + name + " not found");
-    send_json(res, 200, status_json(*record, served_namespace_, metrics_.invocation_count(name)));
+    return send_json(200, status_json(*record, served_namespace_, metrics_.invocation_count(name)));
 }
 
-void AdminHandlers::deploy(const std::string& body, httplib::Response& res) {
-    auto deployment = parse_deployment(body, served_namespace_);
+Response AdminHandlers::deploy(const Request& request) {
+    check_namespace_param(request);
+    auto deployment = parse_deployment(body_of(request), served_namespace_);
+    check_deployment(deployment, provider_, max_replicas_);
     provider_.deploy(deployment);
-    send_text(res, 202, "Deployment accepted: " + deployment.service);
+    return Response::text(202, "Deployment accepted: " + deployment.service);
 }
 
-void AdminHandlers::update(const std::string& body, httplib::Response& res) {
-    auto deployment = parse_deployment(body, served_namespace_);
+Response AdminHandlers::update(const Request& request) {
+    check_namespace_param(request);
+    auto deployment = parse_deployment(body_of(request), served_namespace_);
+    check_deployment(deployment, provider_, max_replicas_);
     provider_.update(deployment);
-    send_text(res, 202, "Update accepted: " + deployment.service);
+    return Response::text(202, "Update accepted: " + deployment.service);
 }
 
-void AdminHandlers::remove(const std::string& body, httplib::Response& res) {
-    auto name = parse_delete_request(body, served_namespace_);
+Response AdminHandlers::remove(const Request& request) {
+    check_namespace_param(request);
+    auto name = parse_delete_request(body_of(request), served_namespace_);
     provider_.remove(name);
     metrics_.forget(name);
     balancer_.forget(name);
-    send_text(res, 202, "Removed: " + name);
+    return Response::text(202, "Removed: " + name);
 }
 
-void AdminHandlers::scale(const httplib::Request& req, const std::string& body,
-                          httplib::Response& res) {
-    auto name = function_in_path(segment_after(req.path, "/system/scale-function/"));
-    auto request = parse_scale_request(body);
-    if (!request.service_name.empty()) {
-        auto named = parse_function_name(request.service_name, served_namespace_);
+Response AdminHandlers::scale(const Request& request) {
+    check_namespace_param(request);
+    auto name = function_in_path(segment_after(request.path(), "/system/scale-function/"));
+    auto scale_request = parse_scale_request(body_of(request));
+    if (!scale_request.service_name.empty()) {
+        auto named = parse_function_name(scale_request.service_name, served_namespace_);
         if (!named.ref || named.ref->name != name)
             throw BadRequest("'serviceName' does not match the function in the path");
     }
-    provider_.scale(name, request.replicas);
-    send_text(res, 202, "Scaling " + name + " to " + std::to_string(request.replicas));
+    check_replicas(scale_request.replicas, max_replicas_);
+    provider_.scale(name, scale_request.replicas);
+    return Response::text(202, "Scaling " + name + " to " + std::to_string(scale_request.replicas));
 }
 
-void AdminHandlers::info(httplib::Response& res) {
+Response AdminHandlers::info(const Request&) {
     auto provider = provider_.info();
     utsname machine{};
     ::uname(&machine);
-    send_json(res, 200,
-              json{{"provider",
-                    {{"provider", provider.provider},
-                     {"orchestration", provider.orchestration},
-                     {"version", {{"sha", FAAS_GIT_SHA}, {"release", FAAS_VERSION}}}}},
-                   {"version",
-                    {{"commit_message", ""}, {"sha", FAAS_GIT_SHA}, {"release", FAAS_VERSION}}},
-                   {"arch", machine.machine}});
+    return send_json(
+        200, json{{"provider",
+                   {{"provider", provider.provider},
+                    {"orchestration", provider.orchestration},
+                    {"version", {{"sha", FAAS_GIT_SHA}, {"release", FAAS_VERSION}}}}},
+                  {"version",
+                   {{"commit_message", ""}, {"sha", FAAS_GIT_SHA}, {"release", FAAS_VERSION}}},
+                  {"arch", machine.machine}});
 }
 
-void AdminHandlers::namespaces(httplib::Response& res) {
-    send_json(res, 200, json::array({served_namespace_}));
+Response AdminHandlers::namespaces(const Request&) {
+    return send_json(200, json::array({served_namespace_}));
 }
 
-void AdminHandlers::logs(const httplib::Request& req, httplib::Response& res) {
+Response AdminHandlers::logs(const Request& request) {
     LogQuery query;
-    query.name = req.get_param_value("name");
+    query.name = request.query("name").value_or("");
     if (query.name.empty()) throw BadRequest("'name' is required");
     query.name = function_in_path(query.name);
-    auto ns = req.get_param_value("namespace");
-    if (!ns.empty() && ns != served_namespace_)
-        throw NotFound("namespace not served by this gateway");
-    if (req.has_param("instance")) query.instance = req.get_param_value("instance");
-    if (auto tail = req.get_param_value("tail"); !tail.empty()) {
+    check_namespace_param(request);
+    query.instance = request.query("instance");
+    if (auto tail = request.query("tail").value_or(""); !tail.empty()) {
         auto value = parse_int(tail);
         if (!value || *value < -1 || *value > 1'000'000)
             throw BadRequest("'tail' must be a number");
         query.tail = static_cast<int>(*value);
     }
-    if (auto since = req.get_param_value("since"); !since.empty()) {
+    if (auto since = request.query("since").value_or(""); !since.empty()) {
         query.since = parse_rfc3339(since);
         if (!query.since) throw BadRequest("'since' must be an RFC 3339 time");
     }
-    if (auto follow = req.get_param_value("follow"); !follow.empty()) {
+    if (auto follow = request.query("follow").value_or(""); !follow.empty()) {
         auto value = parse_bool(follow);
         if (!value) throw BadRequest("'follow' must be true or false");
         query.follow = *value;
     }
     std::shared_ptr<LogStream> stream = provider_.logs(query);
-    res.status = 200;
+    Response response;
+    response.headers.emplace_back("Content-Type", "application/x-ndjson");
     if (!query.follow) {
-        std::string out;
         // Bounded: the buffer holds a bounded number of lines and the stream ends after them.
         for (int batch = 0; batch < 100'000; ++batch) {
             auto entries = stream->next(std::chrono::milliseconds(0));
             if (!entries) break;
-            for (const auto& entry : *entries) out += log_line_json(entry, served_namespace_);
+            for (const auto& entry : *entries)
+                response.body += log_line_json(entry, served_namespace_);
         }
-        res.set_content(out, "application/x-ndjson");
-        return;
+        return response;
     }
-    // Following: stream batches until the client goes, the gateway drains, or max_follow.
-    auto deadline = std::chrono::steady_clock::now() + max_follow_;
-    res.set_chunked_content_provider(
-        "application/x-ndjson",
-        [stream, deadline, ns = served_namespace_, this](std::size_t, httplib::DataSink& sink) {
-            if (draining_.load() || std::chrono::steady_clock::now() >= deadline) {
-                sink.done();
-                return true;
-            }
+    // Following: batches go out as they come until the client goes, the gateway drains, or
+    // max_follow has passed.
+    const auto deadline = std::chrono::steady_clock::now() + max_follow_;
+    response.stream = [stream, deadline, ns = served_namespace_, this](BodyWriter& writer) {
+        while (!draining_.load() && std::chrono::steady_clock::now() < deadline) {
             auto entries = stream->next(std::chrono::milliseconds(250));
-            if (!entries) {
-                sink.done();
-                return true;
-            }
+            if (!entries) return;
             std::string out;
             for (const auto& entry : *entries) out += log_line_json(entry, ns);
-            if (!out.empty() && !sink.write(out.data(), out.size())) return false;
-            return sink.is_writable();
-        });
+            if (!out.empty() && !writer.write(out)) return;
+        }
+    };
+    return response;
 }
 
-void AdminHandlers::alert(const std::string& body, httplib::Response& res) {
-    auto alerts = parse_alerts(body);
+Response AdminHandlers::alert(const Request& request) {
+    auto alerts = parse_alerts(body_of(request));
     std::vector<std::string> errors;
     for (const auto& item : alerts) {
         auto parsed = parse_function_name(item.function_name, served_namespace_);
@@ -224,38 +234,42 @@ void AdminHandlers::alert(const std::string& body, httplib::Response& res) {
     if (!errors.empty()) {
         std::string text = "Errors handling alerts:";
         for (const auto& error : errors) text += "\n" + error;
-        send_text(res, 500, text);
-        return;
+        return Response::text(500, text);
     }
-    send_text(res, 200, "Alerts handled: " + std::to_string(alerts.size()));
+    return Response::text(200, "Alerts handled: " + std::to_string(alerts.size()));
 }
 
-void AdminHandlers::list_secrets(httplib::Response& res) {
+Response AdminHandlers::list_secrets(const Request& request) {
+    check_namespace_param(request);
     json list = json::array();
     for (const auto& name : provider_.list_secrets())
         list.push_back({{"name", name}, {"namespace", served_namespace_}});
-    send_json(res, 200, list);
+    return send_json(200, list);
 }
 
-void AdminHandlers::create_secret(const std::string& body, httplib::Response& res) {
-    auto request = parse_secret_request(body, served_namespace_, true);
-    provider_.create_secret(request.name, *request.value);
-    send_text(res, 201, "Created secret: " + request.name);
+Response AdminHandlers::create_secret(const Request& request) {
+    check_namespace_param(request);
+    auto secret = parse_secret_request(body_of(request), served_namespace_, true);
+    provider_.create_secret(secret.name, *secret.value);
+    return Response::text(201, "Created secret: " + secret.name);
 }
 
-void AdminHandlers::update_secret(const std::string& body, httplib::Response& res) {
-    auto request = parse_secret_request(body, served_namespace_, true);
-    provider_.update_secret(request.name, *request.value);
-    send_text(res, 200, "Updated secret: " + request.name);
+Response AdminHandlers::update_secret(const Request& request) {
+    check_namespace_param(request);
+    auto secret = parse_secret_request(body_of(request), served_namespace_, true);
+    provider_.update_secret(secret.name, *secret.value);
+    return Response::text(200, "Updated secret: " + secret.name);
 }
 
-void AdminHandlers::delete_secret(const std::string& body, httplib::Response& res) {
-    auto request = parse_secret_request(body, served_namespace_, false);
-    provider_.remove_secret(request.name);
-    res.status = 204;
+Response AdminHandlers::delete_secret(const Request& request) {
+    check_namespace_param(request);
+    auto secret = parse_secret_request(body_of(request), served_namespace_, false);
+    provider_.remove_secret(secret.name);
+    // 200, not 204: OpenFaaS's CLI takes only 200 and 202 as success here.
+    return Response::text(200, "Removed secret: " + secret.name);
 }
 
-void AdminHandlers::metrics(httplib::Response& res) {
+Response AdminHandlers::metrics(const Request&) {
     std::map<std::string, int> replicas;
     try {
         for (const auto& record : provider_.list())
@@ -265,8 +279,10 @@ void AdminHandlers::metrics(httplib::Response& res) {
         // The rest of the metrics are still worth serving while the provider is down.
         log_line(std::string("Cannot refresh gateway_service_count: ") + e.what());
     }
-    res.status = 200;
-    res.set_content(metrics_.serialize(), "text/plain; version=0.0.4; charset=utf-8");
+    Response response;
+    response.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    response.body = metrics_.serialize();
+    return response;
 }
 
 }  // namespace faas::gateway

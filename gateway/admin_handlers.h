@@ -1,14 +1,14 @@
-// The OpenFaaS admin API under /system/: one method per route, each taking the request body
-// already read (and bounded). Typed exceptions from parsing and the provider propagate to the
-// server's single handler boundary, which turns them into status codes.
+// The OpenFaaS admin API under /system/, plus /healthz and /metrics: one method per route of
+// the route table (routes.h), each taking the request (body read and bounded) and returning
+// the answer. Typed failures (errors.h) propagate to the server's one boundary, which answers
+// them with status_of().
 #pragma once
-
-#include <httplib.h>
 
 #include <atomic>
 #include <chrono>
 #include <string>
 
+#include "http/message.h"
 #include "load_balancer.h"
 #include "metrics.h"
 #include "provider/function_provider.h"
@@ -18,34 +18,41 @@ namespace faas::gateway {
 class AdminHandlers {
   public:
     AdminHandlers(FunctionProvider& provider, Metrics& metrics, LoadBalancer& balancer,
-                  std::string served_namespace, std::chrono::nanoseconds max_follow,
-                  const std::atomic<bool>& draining);
+                  std::string served_namespace, int max_replicas,
+                  std::chrono::nanoseconds max_follow, const std::atomic<bool>& draining);
 
-    void list_functions(const httplib::Request& req, httplib::Response& res);
-    void get_function(const httplib::Request& req, httplib::Response& res);
-    void deploy(const std::string& body, httplib::Response& res);
-    void update(const std::string& body, httplib::Response& res);
-    void remove(const std::string& body, httplib::Response& res);
-    void scale(const httplib::Request& req, const std::string& body, httplib::Response& res);
-    void info(httplib::Response& res);
-    void namespaces(httplib::Response& res);
-    void logs(const httplib::Request& req, httplib::Response& res);
-    void alert(const std::string& body, httplib::Response& res);
-    void list_secrets(httplib::Response& res);
-    void create_secret(const std::string& body, httplib::Response& res);
-    void update_secret(const std::string& body, httplib::Response& res);
-    void delete_secret(const std::string& body, httplib::Response& res);
+    Response healthz(const Request& request);
     /// Refreshes gateway_service_count from the provider and renders every metric.
-    void metrics(httplib::Response& res);
+    Response metrics(const Request& request);
+    Response list_functions(const Request& request);
+    Response get_function(const Request& request);
+    Response deploy(const Request& request);
+    Response update(const Request& request);
+    Response remove(const Request& request);
+    Response scale(const Request& request);
+    Response info(const Request& request);
+    Response namespaces(const Request& request);
+    /// Streams the lines (newline-delimited JSON); with follow=true until the client goes, the
+    /// gateway drains or max_follow has passed.
+    Response logs(const Request& request);
+    Response alert(const Request& request);
+    Response list_secrets(const Request& request);
+    Response create_secret(const Request& request);
+    Response update_secret(const Request& request);
+    Response delete_secret(const Request& request);
 
   private:
-    /// The function a path segment names ("fn" or "fn.ns"); throws BadRequest / NotFound.
-    std::string function_in_path(const std::string& segment) const;
+    /// The function a path segment names ("fn" or "fn.ns"); throws NotFound for an invalid
+    /// name or another namespace, as a call to it would.
+    std::string function_in_path(std::string_view segment) const;
+    /// Throws NotFound when the request's `namespace` parameter names another namespace.
+    void check_namespace_param(const Request& request) const;
 
     FunctionProvider& provider_;
     Metrics& metrics_;
     LoadBalancer& balancer_;
     const std::string served_namespace_;
+    const int max_replicas_;
     const std::chrono::nanoseconds max_follow_;
     const std::atomic<bool>& draining_;
 };

@@ -9,7 +9,7 @@
 #include <memory>
 #include <unordered_map>
 
-#include "event_loop.h"
+#include "http/event_loop.h"
 #include "proxy.h"
 
 namespace faas::gateway {

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "function_types.h"
+#include "base64.h"
 #include "settings.h"
 
 namespace faas::gateway {
@@ -55,7 +55,7 @@ bool BasicAuth::allows(std::string_view authorization) const {
             std::tolower(static_cast<unsigned char>(kScheme[i])))
             return false;
     if (authorization[kScheme.size() - 1] != ' ') return false;
-    auto decoded = base64_decode(authorization.substr(kScheme.size()));
+    auto decoded = faas::base64_decode(authorization.substr(kScheme.size()));
     if (!decoded) return false;
     auto colon = decoded->find(':');
     if (colon == std::string::npos) return false;

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "routes.h"
+#include "names.h"
 #include "settings.h"
 
 namespace faas::gateway {
@@ -91,6 +91,11 @@ Config read_config(const Env& env, const std::string& self_path) {
     config.max_response_bytes = get_byte_size(env, "max_response_bytes", config.max_response_bytes);
     if (config.max_request_bytes == 0) throw ConfigError("max_request_bytes", "must be > 0");
     if (config.max_response_bytes == 0) throw ConfigError("max_response_bytes", "must be > 0");
+    config.max_buffered_bytes = get_byte_size(env, "max_buffered_bytes", config.max_buffered_bytes);
+    if (config.max_buffered_bytes < config.max_request_bytes ||
+        config.max_buffered_bytes < config.max_response_bytes)
+        throw ConfigError("max_buffered_bytes",
+                          "must be at least max_request_bytes and max_response_bytes");
     config.threads = static_cast<int>(get_int(env, "gateway_threads", config.threads, 8, 4096));
     config.max_replicas =
         static_cast<int>(get_int(env, "max_replicas", config.max_replicas, 1, 1024));

@@ -26,8 +26,10 @@ struct Config {
     BalancingPolicy balancing = BalancingPolicy::kRoundRobin;
     std::uint64_t max_request_bytes = 32ULL << 20;
     std::uint64_t max_response_bytes = 64ULL << 20;
-    /// Threads for requests the event loops hand off (the admin API, log streams, unusual
-    /// framing); function calls on the loops need none.
+    /// Request bodies and function responses buffered at once, all calls together: past it a
+    /// call is answered 503 rather than the gateway growing without bound.
+    std::uint64_t max_buffered_bytes = 256ULL << 20;
+    /// Worker threads for the admin API and log streams; function calls need none.
     int threads = 320;
     // Local provider.
     std::string state_dir = "/var/lib/faas";

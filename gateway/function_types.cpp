@@ -1,9 +1,8 @@
 // JSON mapping of the admin API's documents.
 #include "function_types.h"
 
-#include <ctime>
-
-#include "routes.h"
+#include "base64.h"
+#include "names.h"
 
 namespace faas::gateway {
 namespace {
@@ -59,8 +58,8 @@ std::map<std::string, std::string> string_map(const json& object, const char* fi
 void check_namespace(const json& object, const std::string& served_namespace) {
     auto ns = optional_string(object, "namespace");
     if (ns && !ns->empty() && *ns != served_namespace)
-        throw BadRequest("namespace '" + *ns + "' is not served here (only '" + served_namespace +
-                         "')");
+        throw NotFound("namespace '" + *ns + "' is not served here (only '" + served_namespace +
+                       "')");
 }
 
 }  // namespace
@@ -151,7 +150,7 @@ SecretRequest parse_secret_request(const std::string& body, const std::string& s
         throw BadRequest("'name' must be a-z, 0-9, '-', '_', '.', 1 to 63 characters");
     check_namespace(object, served_namespace);
     if (auto raw = optional_string(object, "rawValue"); raw && !raw->empty()) {
-        auto decoded = base64_decode(*raw);
+        auto decoded = faas::base64_decode(*raw);
         if (!decoded) throw BadRequest("'rawValue' is not valid base64");
         request.value = std::move(*decoded);
     } else if (auto value = optional_string(object, "value")) {
@@ -159,43 +158,6 @@ SecretRequest parse_secret_request(const std::string& body, const std::string& s
     }
     if (value_required && !request.value) throw BadRequest("'value' or 'rawValue' is required");
     return request;
-}
-
-std::optional<std::string> base64_decode(std::string_view text) {
-    auto sextet = [](char c) -> int {
-        if (c >= 'A' && c <= 'Z') return c - 'A';
-        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-        if (c >= '0' && c <= '9') return c - '0' + 52;
-        if (c == '+') return 62;
-        if (c == '/') return 63;
-        return -1;
-    };
-    while (!text.empty() && text.back() == '=') text.remove_suffix(1);
-    if (text.size() % 4 == 1) return std::nullopt;
-    std::string out;
-    out.reserve(text.size() * 3 / 4);
-    std::uint32_t buffer = 0;
-    int bits = 0;
-    for (char c : text) {
-        int value = sextet(c);
-        if (value < 0) return std::nullopt;
-        buffer = (buffer << 6) | static_cast<std::uint32_t>(value);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
-        }
-    }
-    return out;
-}
-
-std::string rfc3339_now() {
-    std::time_t now = std::time(nullptr);
-    std::tm utc{};
-    ::gmtime_r(&now, &utc);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return text;
 }
 
 }  // namespace faas::gateway

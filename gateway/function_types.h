@@ -10,16 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "errors.h"
+
 namespace faas::gateway {
 
 /// Admin API documents nested deeper than this are refused (400) before they are built.
 inline constexpr int kMaxJsonDepth = 64;
-
-/// A request body the API cannot accept: 400 with this message.
-class BadRequest : public std::runtime_error {
-  public:
-    using std::runtime_error::runtime_error;
-};
 
 /// POST/PUT /system/functions. Typed fields for what the gateway and providers act on; `raw`
 /// holds every field as sent, for the status.
@@ -72,11 +68,5 @@ struct SecretRequest {
 };
 SecretRequest parse_secret_request(const std::string& body, const std::string& served_namespace,
                                    bool value_required);
-
-/// Standard base64 (with or without padding); nullopt on invalid input.
-std::optional<std::string> base64_decode(std::string_view text);
-
-/// Now, as RFC 3339 UTC with seconds ("2026-11-21T10:30:51Z").
-std::string rfc3339_now();
 
 }  // namespace faas::gateway

@@ -1,4 +1,4 @@
-// Function invocation.
+// Calling a function.
 #include "invoke_handler.h"
 
 #include <charconv>
@@ -7,7 +7,7 @@
 #include <optional>
 #include <random>
 
-#include "http_server.h"
+#include "http_text.h"
 
 namespace faas::gateway {
 namespace {
@@ -18,28 +18,13 @@ bool is_call_header(std::string_view name) {
            iequals(name, "X-Duration-Seconds");
 }
 
-// Is `name` listed in a Connection header value ("close, X-Foo")? Those are hop-by-hop too.
-bool named_in_connection(std::string_view connection, std::string_view name) {
-    std::size_t start = 0;
-    while (start < connection.size()) {
-        auto end = connection.find(',', start);
-        if (end == std::string_view::npos) end = connection.size();
-        auto token = connection.substr(start, end - start);
-        while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-        while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-        if (iequals(token, name)) return true;
-        start = end + 1;
-    }
-    return false;
+Response plain(int status, std::string_view message) {
+    return Response::text(status, message);
 }
 
-CallResponse plain(int status, std::string message) {
-    CallResponse response;
-    response.status = status;
-    response.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
-    message.push_back('\n');
-    response.body = std::move(message);
-    return response;
+// Headers the proxy writes itself, from the body it sends.
+bool is_framing_header(std::string_view name) {
+    return iequals(name, "Host") || iequals(name, "Content-Length") || iequals(name, "Expect");
 }
 
 // A call header value from the client is kept only when it is safe to send back as is.
@@ -49,35 +34,7 @@ bool is_clean_value(std::string_view value) {
     return true;
 }
 
-// `headers` holds the views the request points at.
-CallRequest view_of(const httplib::Request& req, std::string_view target, const std::string& body,
-                    HeaderViews& headers) {
-    CallRequest request;
-    request.method = req.method;
-    request.target = target;
-    request.remote_addr = req.remote_addr;
-    request.body = body;
-    headers.reserve(req.headers.size());
-    for (const auto& [name, value] : req.headers)
-        if (!is_synthetic_header(name)) headers.emplace_back(name, value);
-    request.headers = headers;
-    return request;
-}
-
-void copy_to(CallResponse&& response, httplib::Response& res) {
-    res.status = response.status;
-    for (auto& [name, value] : response.headers)
-        res.headers.emplace(std::move(name), std::move(value));
-    res.body = std::move(response.body);
-}
-
 }  // namespace
-
-std::string_view CallRequest::header(std::string_view name) const {
-    for (const auto& [n, v] : headers)
-        if (iequals(n, name)) return v;
-    return {};
-}
 
 std::string new_uuid() {
     thread_local std::mt19937_64 random{std::random_device{}()};
@@ -110,29 +67,29 @@ struct InvokeHandler::Call {
     std::vector<std::size_t> order;
     ProxyRequest request;  ///< Views the client's request and the strings above.
     std::optional<LoadBalancer::InflightGuard> inflight;
-    std::function<void(CallResponse&&)> done;
+    std::function<void(Response&&)> done;
 };
 
-InvokeHandler::InvokeHandler(FunctionProvider& provider, Proxy& proxy, LoadBalancer& balancer,
-                             Metrics& metrics, std::string served_namespace)
+InvokeHandler::InvokeHandler(FunctionProvider& provider, LoadBalancer& balancer, Metrics& metrics,
+                             std::string served_namespace)
     : provider_(provider),
-      proxy_(proxy),
       balancer_(balancer),
       metrics_(metrics),
       served_namespace_(std::move(served_namespace)) {}
 
-std::unique_ptr<InvokeHandler::Call> InvokeHandler::begin(const CallRequest& request,
-                                                          CallResponse& early) {
-    // Which function, and the path it gets.
+std::unique_ptr<InvokeHandler::Call> InvokeHandler::begin(const Request& request, CallTarget target,
+                                                          Response& early) {
+    // Which function, and the path it gets. A name no function can have is not found, as in
+    // OpenFaaS, decided before any lookup or dial.
     std::string function;
     std::string upstream_path;
-    if (request.target.rfind("/function/", 0) == 0) {
-        auto route = parse_function_target(request.target, served_namespace_);
+    if (target == CallTarget::kPath) {
+        auto route = parse_function_target(request.target(), served_namespace_);
         if (!route || !route->name.ref) {
             auto error = route ? route->name.error : RouteError::kNoName;
             early = error == RouteError::kOtherNamespace
                         ? plain(404, "Namespace not served by this gateway.")
-                        : plain(400, "Invalid function name.");
+                        : plain(404, "Cannot find service: invalid function name.");
             return nullptr;
         }
         function = std::move(route->name.ref->name);
@@ -150,7 +107,7 @@ std::unique_ptr<InvokeHandler::Call> InvokeHandler::begin(const CallRequest& req
         if (!parsed.ref) {
             early = parsed.error == RouteError::kOtherNamespace
                         ? plain(404, "Namespace not served by this gateway.")
-                        : plain(400, "Invalid function name.");
+                        : plain(404, "Cannot find service: invalid function name.");
             return nullptr;
         }
         function = std::move(parsed.ref->name);
@@ -163,7 +120,7 @@ std::unique_ptr<InvokeHandler::Call> InvokeHandler::begin(const CallRequest& req
     call->wall_start = std::chrono::system_clock::now();
     call->start = std::chrono::steady_clock::now();
     call->function = std::move(function);
-    call->method = request.method;
+    call->method = request.method();
     std::string_view client_call_id = request.header("X-Call-Id");
     call->call_id = !client_call_id.empty() && is_clean_value(client_call_id)
                         ? std::string(client_call_id)
@@ -185,18 +142,20 @@ std::unique_ptr<InvokeHandler::Call> InvokeHandler::begin(const CallRequest& req
 
     // The upstream request views the client's: header strings are copied once, by the proxy.
     ProxyRequest& upstream = call->request;
-    upstream.method = request.method;
+    upstream.method = request.method();
     upstream.path = call->upstream_path;
     upstream.body = request.body;
-    upstream.headers.reserve(request.headers.size() + 3);
+    const auto& headers = request.head->headers;
+    upstream.headers.reserve(headers.size() + 3);
     const std::string_view connection = request.header("Connection");
     const std::string_view host = request.header("Host");
     bool has_host = false;
-    for (const auto& [name, value] : request.headers) {
+    for (const auto& [name, value] : headers) {
         if (name.size() == 4 && iequals(name, "Host")) has_host = true;
-        if (is_hop_by_hop(name) || iequals(name, "X-Call-Id") || iequals(name, "X-Forwarded-Host"))
+        if (is_hop_by_hop(name) || is_framing_header(name) || iequals(name, "X-Call-Id") ||
+            iequals(name, "X-Forwarded-Host"))
             continue;
-        if (!connection.empty() && named_in_connection(connection, name)) continue;
+        if (!connection.empty() && has_token(connection, name)) continue;
         if (iequals(name, "X-Forwarded-For")) {
             call->forwarded_for = value;
             continue;
@@ -214,8 +173,8 @@ std::unique_ptr<InvokeHandler::Call> InvokeHandler::begin(const CallRequest& req
     return call;
 }
 
-CallResponse InvokeHandler::finish(Call& call, ProxyResult&& result) {
-    CallResponse response;
+Response InvokeHandler::finish(Call& call, ProxyResult&& result) {
+    Response response;
     {
         switch (result.outcome) {
             case ProxyOutcome::kOk:
@@ -223,7 +182,7 @@ CallResponse InvokeHandler::finish(Call& call, ProxyResult&& result) {
                 response.headers.reserve(result.headers.size() + 3);
                 for (auto& [name, value] : result.headers) {
                     if (is_call_header(name)) continue;
-                    if (is_hop_by_hop(name)) {
+                    if (is_hop_by_hop(name) || iequals(name, "Content-Length")) {
                         // A HEAD answer has no body, so its length is only in the header: keep it.
                         if (call.method == "HEAD" && iequals(name, "Content-Length"))
                             response.headers.emplace_back(std::move(name), std::move(value));
@@ -232,12 +191,18 @@ CallResponse InvokeHandler::finish(Call& call, ProxyResult&& result) {
                     response.headers.emplace_back(std::move(name), std::move(value));
                 }
                 response.body = std::move(result.body);
+                response.reservation = std::move(result.reservation);
                 break;
             case ProxyOutcome::kRefused:
                 response = plain(502, "Can't reach service for: " + call.function + ".");
                 break;
             case ProxyOutcome::kTimeout:
                 response = plain(504, "Timed out calling: " + call.function + ".");
+                break;
+            case ProxyOutcome::kOverBudget:
+                response = plain(503,
+                                 "The gateway is busy: too many large responses in flight. "
+                                 "Try again.");
                 break;
             case ProxyOutcome::kTooLarge:
             case ProxyOutcome::kFailed:
@@ -249,7 +214,7 @@ CallResponse InvokeHandler::finish(Call& call, ProxyResult&& result) {
     return response;
 }
 
-void InvokeHandler::stamp(const Call& call, CallResponse& response) {
+void InvokeHandler::stamp(const Call& call, Response& response) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - call.start).count();
     metrics_.invocation_finished(call.function, response.status, seconds);
@@ -265,10 +230,10 @@ void InvokeHandler::stamp(const Call& call, CallResponse& response) {
     response.headers.emplace_back("X-Duration-Seconds", std::string(duration, duration_end));
 }
 
-void InvokeHandler::start(const CallRequest& request, AsyncProxy& proxy,
-                          std::function<void(CallResponse&&)> done) {
-    CallResponse early;
-    std::shared_ptr<Call> call = begin(request, early);
+void InvokeHandler::start(const Request& request, CallTarget target, AsyncProxy& proxy,
+                          std::function<void(Response&&)> done) {
+    Response early;
+    std::shared_ptr<Call> call = begin(request, target, early);
     if (!call) {
         done(std::move(early));
         return;
@@ -294,35 +259,6 @@ void InvokeHandler::attempt(std::shared_ptr<Call> call, std::size_t position, As
             auto done = std::move(call->done);
             done(finish(*call, std::move(result)));
         });
-}
-
-void InvokeHandler::run_blocking(const CallRequest& request, httplib::Response& res) {
-    CallResponse early;
-    auto call = begin(request, early);
-    if (!call) {
-        copy_to(std::move(early), res);
-        return;
-    }
-    ProxyResult result;
-    for (std::size_t index : call->order) {
-        const Endpoint& endpoint = call->resolution.ready[index];
-        auto inflight = balancer_.track(endpoint);
-        result = proxy_.forward(endpoint, call->request);
-        if (result.outcome != ProxyOutcome::kRefused) break;
-    }
-    copy_to(finish(*call, std::move(result)), res);
-}
-
-void InvokeHandler::handle_function_path(const httplib::Request& req, httplib::Response& res,
-                                         const std::string& body) {
-    HeaderViews headers;
-    run_blocking(view_of(req, req.target, body, headers), res);
-}
-
-void InvokeHandler::handle_root(const httplib::Request& req, httplib::Response& res,
-                                const std::string& body) {
-    HeaderViews headers;
-    run_blocking(view_of(req, "/", body, headers), res);
 }
 
 }  // namespace faas::gateway

@@ -3,8 +3,6 @@
 
 #include <prometheus/text_serializer.h>
 
-#include "routes.h"
-
 namespace faas::gateway {
 namespace {
 
@@ -140,11 +138,9 @@ void Metrics::forget(const std::string& function) {
 
 void Metrics::http_request(std::string_view method, std::string_view route, int status,
                            double seconds) {
-    // Stored keys must view static strings. known_method returns literals; route_label maps
-    // each of its labels to itself, so its result is the literal for any label it made, and
-    // anything else is counted as "other".
-    const std::string_view label = route_label(route);
-    const HttpKey key{known_method(method), label == route ? label : route_label("other"), status};
+    // Stored keys must view static strings: known_method returns literals, and `route` is a
+    // pattern of the route table (routes.h) or its "other", both literals.
+    const HttpKey key{known_method(method), route, status};
     {
         std::shared_lock lock(http_mutex_);
         auto it = http_.find(key);

@@ -66,7 +66,7 @@ class Metrics {
     std::map<std::string, FunctionSeries> functions_;
     std::mutex gauges_mutex_;
     std::map<std::string, prometheus::Gauge*> gauges_;
-    /// Method and route are views of string literals (known_method, route_label), so a key is
+    /// Method and route are views of string literals (known_method, the route table), so a key is
     /// built per request without allocating.
     struct HttpKey {
         std::string_view method;

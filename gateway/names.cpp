@@ -1,5 +1,5 @@
-// Route parsing and name validation.
-#include "routes.h"
+// Name validation, and the function a request names.
+#include "names.h"
 
 #include <nlohmann/json.hpp>
 
@@ -85,42 +85,6 @@ std::optional<std::string> alexa_intent_name(std::string_view body) {
     auto name = intent->find("name");
     if (name == intent->end() || !name->is_string()) return std::nullopt;
     return name->get<std::string>();
-}
-
-std::string_view route_label(std::string_view path) {
-    auto starts = [&](std::string_view prefix) { return path.substr(0, prefix.size()) == prefix; };
-    if (starts("/function/")) return "/function/{name}";
-    if (path == "/") return "/";
-    if (path == "/healthz") return "/healthz";
-    if (path == "/metrics") return "/metrics";
-    if (path == "/system/functions") return "/system/functions";
-    if (starts("/system/function/")) return "/system/function/{name}";
-    if (starts("/system/scale-function/")) return "/system/scale-function/{name}";
-    if (path == "/system/info") return "/system/info";
-    if (path == "/system/namespaces") return "/system/namespaces";
-    if (path == "/system/logs") return "/system/logs";
-    if (path == "/system/alert") return "/system/alert";
-    if (path == "/system/secrets") return "/system/secrets";
-    return "other";
-}
-
-std::string_view allowed_methods(std::string_view path) {
-    // One path segment after `prefix`, as the server's "[^/]+" patterns.
-    auto one_segment_after = [&](std::string_view prefix) {
-        if (path.substr(0, prefix.size()) != prefix) return false;
-        std::string_view rest = path.substr(prefix.size());
-        return !rest.empty() && rest.find('/') == std::string_view::npos;
-    };
-    if (path.substr(0, 10) == "/function/") return "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
-    if (path == "/") return "POST";
-    if (path == "/system/functions" || path == "/system/secrets")
-        return "GET, HEAD, POST, PUT, DELETE";
-    if (path == "/system/alert" || one_segment_after("/system/scale-function/")) return "POST";
-    if (path == "/healthz" || path == "/metrics" || path == "/system/info" ||
-        path == "/system/namespaces" || path == "/system/logs" ||
-        one_segment_after("/system/function/"))
-        return "GET, HEAD";
-    return {};
 }
 
 }  // namespace faas::gateway

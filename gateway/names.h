@@ -52,12 +52,4 @@ std::optional<FunctionRoute> parse_function_target(std::string_view target,
 /// The intent name of an Alexa skill request body (`request.intent.name`), if it has one.
 std::optional<std::string> alexa_intent_name(std::string_view body);
 
-/// A bounded label for the gateway's own HTTP metrics: the route pattern, not the raw path.
-std::string_view route_label(std::string_view path);
-
-/// The methods the gateway serves on `path`, as an Allow header value ("GET, HEAD"); empty for
-/// a path it does not serve at all. Kept beside route_label: both mirror the routes that
-/// GatewayServer registers, and the admin integration test checks them against the server.
-std::string_view allowed_methods(std::string_view path);
-
 }  // namespace faas::gateway

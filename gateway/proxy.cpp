@@ -1,7 +1,6 @@
 // libcurl forwarding with pooled easy handles. Options that never change are set once per
 // handle, so a call sets only its URL, headers and method: no curl_easy_reset, no re-parsing.
-// The event loop drives the same handles through a multi handle (async_proxy.cpp); cpp-httplib's
-// handler threads use the blocking Proxy below.
+// The event loops drive them through a multi handle each (async_proxy.cpp).
 #include "proxy.h"
 
 #include <curl/curl.h>
@@ -13,7 +12,7 @@
 #include <stdexcept>
 
 #include "curl_global.h"
-#include "http_server.h"
+#include "http_text.h"
 
 namespace faas::gateway {
 namespace {
@@ -23,34 +22,6 @@ long milliseconds(std::chrono::nanoseconds d) {
 }
 
 }  // namespace
-
-bool is_hop_by_hop(std::string_view name) {
-    // Checked for every header of every call: compare only names of a matching length.
-    switch (name.size()) {
-        case 2:
-            return iequals(name, "TE");
-        case 4:
-            return iequals(name, "Host");
-        case 6:
-            return iequals(name, "Expect");
-        case 7:
-            return iequals(name, "Upgrade") || iequals(name, "Trailer");
-        case 10:
-            return iequals(name, "Connection") || iequals(name, "Keep-Alive");
-        case 14:
-            return iequals(name, "Content-Length");
-        case 16:
-            return iequals(name, "Proxy-Connection");
-        case 17:
-            return iequals(name, "Transfer-Encoding");
-        case 18:
-            return iequals(name, "Proxy-Authenticate");
-        case 19:
-            return iequals(name, "Proxy-Authorization");
-        default:
-            return false;
-    }
-}
 
 struct CurlHandle {
     struct EasyDeleter {
@@ -63,7 +34,9 @@ struct CurlHandle {
     // The call in progress, for the callbacks.
     ProxyResult* result = nullptr;
     std::uint64_t max_bytes = 0;  ///< Set once, from ProxyOptions.
+    MemoryBudget* budget = nullptr;
     bool too_large = false;
+    bool over_budget = false;
 
     // Reused across calls: the URL and the header lines, kept as one buffer and a node array
     // that is handed to CURLOPT_HTTPHEADER as a list, so building them allocates only while
@@ -84,6 +57,17 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
     if (body.size() + bytes > handle.max_bytes) {
         handle.too_large = true;
         return 0;  // aborts the transfer with CURLE_WRITE_ERROR
+    }
+    // The budget counts what is allocated: grow the string in steps that are leased first.
+    if (body.size() + bytes > body.capacity()) {
+        const std::size_t want = std::min<std::size_t>(
+            std::max(body.capacity() * 2, body.size() + bytes), handle.max_bytes);
+        auto& reservation = handle.result->reservation;
+        if (want > reservation.bytes() && !reservation.grow(want - reservation.bytes())) {
+            handle.over_budget = true;
+            return 0;
+        }
+        body.reserve(want);
     }
     body.append(data, bytes);
     return bytes;
@@ -110,7 +94,9 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
         std::uint64_t length = 0;
         auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), length);
         (void)end;
-        if (error == std::errc() && length <= handle.max_bytes)
+        auto& reservation = handle.result->reservation;
+        if (error == std::errc() && length <= handle.max_bytes &&
+            (length <= reservation.bytes() || reservation.grow(length - reservation.bytes())))
             handle.result->body.reserve(static_cast<std::size_t>(length));
     }
     handle.result->headers.emplace_back(std::string(name), std::string(value));
@@ -130,13 +116,10 @@ HandlePool::HandlePool(ProxyOptions options) : options_(options) {
 HandlePool::~HandlePool() = default;
 
 CurlHandlePtr HandlePool::acquire() {
-    {
-        std::lock_guard lock(mutex_);
-        if (!idle_.empty()) {
-            auto handle = std::move(idle_.back());
-            idle_.pop_back();
-            return handle;
-        }
+    if (!idle_.empty()) {
+        auto handle = std::move(idle_.back());
+        idle_.pop_back();
+        return handle;
     }
     CurlHandlePtr handle(new CurlHandle);
     handle->easy.reset(curl_easy_init());
@@ -144,6 +127,7 @@ CurlHandlePtr HandlePool::acquire() {
 
     // Everything that is the same for every call, set once for the life of the handle.
     handle->max_bytes = options_.max_response_bytes;
+    handle->budget = options_.budget;
     CURL* curl = handle->easy.get();
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
     curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
@@ -178,9 +162,8 @@ void HandlePool::release(CurlHandlePtr handle) {
     handle->result = nullptr;
     const auto now = std::chrono::steady_clock::now();
     handle->released = now;
-    std::vector<CurlHandlePtr> expired;  // freed outside the lock
+    std::vector<CurlHandlePtr> expired;
     {
-        std::lock_guard lock(mutex_);
         // A few of the coldest at a time, so no call pays for freeing a whole burst's worth.
         for (int i = 0; i < 4 && !idle_.empty() &&
                         now - idle_.front()->released > options_.idle_handle_lifetime;
@@ -204,7 +187,6 @@ void HandlePool::release(CurlHandlePtr handle) {
 }
 
 std::size_t HandlePool::idle() {
-    std::lock_guard lock(mutex_);
     return idle_.size();
 }
 
@@ -217,6 +199,8 @@ void prepare_call(CurlHandle& handle, const Endpoint& endpoint, const ProxyReque
     CURL* curl = handle.easy.get();
     handle.result = &result;
     handle.too_large = false;
+    handle.over_budget = false;
+    result.reservation = handle.budget ? Reservation(*handle.budget) : Reservation();
 
     char port[8];
     auto port_end = std::to_chars(port, port + sizeof port, endpoint.port).ptr;
@@ -295,6 +279,9 @@ void complete_call(CurlHandle& handle, int curl_code) {
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
         result.status = static_cast<int>(status);
         result.outcome = ProxyOutcome::kOk;
+    } else if (handle.over_budget) {
+        result.outcome = ProxyOutcome::kOverBudget;
+        result.error = "the gateway's memory budget for buffered bodies is spent";
     } else if (handle.too_large) {
         result.outcome = ProxyOutcome::kTooLarge;
         result.error = "response larger than max_response_bytes";
@@ -314,20 +301,10 @@ void complete_call(CurlHandle& handle, int curl_code) {
     }
     if (result.outcome != ProxyOutcome::kOk) {
         result.headers.clear();
-        result.body.clear();
+        std::string().swap(result.body);
+        result.reservation.reset();
     }
     handle.result = nullptr;
-}
-
-Proxy::Proxy(ProxyOptions options) : pool_(options) {}
-
-ProxyResult Proxy::forward(const Endpoint& endpoint, const ProxyRequest& request) {
-    ProxyResult result;
-    auto handle = pool_.acquire();
-    prepare_call(*handle, endpoint, request, result);
-    complete_call(*handle, curl_easy_perform(handle->easy.get()));
-    pool_.release(std::move(handle));
-    return result;
 }
 
 }  // namespace faas::gateway

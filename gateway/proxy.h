@@ -1,25 +1,21 @@
-// Forwards one call to one replica with libcurl. Handles are pooled and reused, and a reused
-// handle keeps its keep-alive connections, so steady traffic opens no new sockets.
+// One libcurl easy handle per call to a replica: pooled, set up for a call and read back after
+// it. The asynchronous proxy (async_proxy.h) drives them on the event loops.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include "provider/function_provider.h"
+#include "endpoint.h"
+#include "http/message.h"
+#include "memory_budget.h"
 
 namespace faas::gateway {
-
-using HeaderList = std::vector<std::pair<std::string, std::string>>;
-/// Headers of a call being forwarded, viewing strings that outlive the call (the client's
-/// request, mostly): nothing is copied until the upstream request is written.
-using HeaderViews = std::vector<std::pair<std::string_view, std::string_view>>;
 
 struct ProxyRequest {
     std::string_view method;
@@ -30,11 +26,12 @@ struct ProxyRequest {
 
 enum class ProxyOutcome {
     kOk,
-    kRefused,   ///< Never connected (refused, or the connect timed out): nothing was sent,
-                ///< so another replica may be tried.
-    kTimeout,   ///< upstream_timeout passed: 504.
-    kFailed,    ///< Anything else after the connection was made: 502.
-    kTooLarge,  ///< The response passed max_response_bytes: 502.
+    kRefused,     ///< Never connected (refused, or the connect timed out): nothing was sent,
+                  ///< so another replica may be tried.
+    kTimeout,     ///< upstream_timeout passed: 504.
+    kFailed,      ///< Anything else after the connection was made: 502.
+    kTooLarge,    ///< The response passed max_response_bytes: 502.
+    kOverBudget,  ///< The gateway's memory budget for buffered bodies ran out: 503.
 };
 
 struct ProxyResult {
@@ -43,6 +40,7 @@ struct ProxyResult {
     int status = 0;
     HeaderList headers;
     std::string body;
+    Reservation reservation;  ///< The body's bytes, counted against the budget.
 };
 
 struct ProxyOptions {
@@ -54,6 +52,8 @@ struct ProxyOptions {
     /// A handle unused this long is freed: its connections are past CURLOPT_MAXAGE_CONN (3 s)
     /// and would not be reused anyway, so after a burst the pool shrinks back to the load.
     std::chrono::nanoseconds idle_handle_lifetime = std::chrono::seconds(10);
+    /// Response bodies count against it as they arrive (optional).
+    MemoryBudget* budget = nullptr;
 };
 
 /// One libcurl easy handle with its buffers, reused across calls (defined in proxy.cpp).
@@ -63,8 +63,8 @@ struct CurlHandleDeleter {
 };
 using CurlHandlePtr = std::unique_ptr<CurlHandle, CurlHandleDeleter>;
 
-/// Idle easy handles, warmest first. A reused handle keeps its options and buffers; in the
-/// blocking Proxy it also keeps its own connections (curl_easy_perform's private cache).
+/// Idle easy handles, warmest first. A reused handle keeps its options and buffers. One per
+/// event loop, used only on its thread.
 class HandlePool {
   public:
     explicit HandlePool(ProxyOptions options);
@@ -75,11 +75,9 @@ class HandlePool {
     CurlHandlePtr acquire();
     void release(CurlHandlePtr handle);
     std::size_t idle();
-    const ProxyOptions& options() const { return options_; }
 
   private:
     const ProxyOptions options_;
-    std::mutex mutex_;
     /// LIFO: the warmest connection goes first, and the coldest sit at the front.
     std::deque<CurlHandlePtr> idle_;
 };
@@ -93,25 +91,5 @@ void prepare_call(CurlHandle& handle, const Endpoint& endpoint, const ProxyReque
 /// Records how the transfer ended (`curl_code` is a CURLcode) in the result given to
 /// prepare_call, and detaches the handle from the call so it can go back to its pool.
 void complete_call(CurlHandle& handle, int curl_code);
-
-/// Blocking forwarding, one call per thread (cpp-httplib's handler threads).
-class Proxy {
-  public:
-    explicit Proxy(ProxyOptions options);
-    Proxy(const Proxy&) = delete;
-    Proxy& operator=(const Proxy&) = delete;
-
-    ProxyResult forward(const Endpoint& endpoint, const ProxyRequest& request);
-
-    /// Handles waiting in the pool now (for tests).
-    std::size_t idle_handles() { return pool_.idle(); }
-
-  private:
-    HandlePool pool_;
-};
-
-/// True for headers that describe one connection, not the message (RFC 9110 §7.6.1), plus
-/// those the HTTP layer recomputes (Content-Length, Host) or adds itself.
-bool is_hop_by_hop(std::string_view name);
 
 }  // namespace faas::gateway

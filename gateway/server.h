@@ -1,36 +1,38 @@
-// Wires config, auth, provider, proxy, balancer, metrics and handlers onto the gateway's
-// front door: function calls are served on the event loops (event_server.h), everything else
-// by the cpp-httplib routes below on a worker thread. Owns the graceful drain: on stop, new
-// requests get 503 while those in flight finish.
+// Wires config, auth, provider, balancer, metrics and handlers onto the gateway's front door
+// (http/event_server.h) through the route table (routes.h), and owns the one error boundary
+// and the graceful drain: on stop, new requests get 503 while those in flight finish.
 #pragma once
-
-#include <httplib.h>
 
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "admin_handlers.h"
 #include "async_proxy.h"
 #include "auth.h"
 #include "config.h"
-#include "event_server.h"
+#include "http/event_server.h"
 #include "invoke_handler.h"
 #include "load_balancer.h"
+#include "memory_budget.h"
 #include "metrics.h"
 #include "provider/function_provider.h"
-#include "proxy.h"
+#include "routes.h"
 
 namespace faas::gateway {
 
-/// Call first thing in main: caps glibc's malloc arenas at two per core. With a thread per
-/// connection glibc would otherwise grow up to eight arenas per core, each keeping its own free
-/// memory, which shows as RSS that stays after a burst of connections.
+/// Call first thing in main: caps glibc's malloc arenas at two per core, so memory freed after
+/// a burst on many threads is not kept in arenas of their own.
 void limit_malloc_arenas();
 
-class GatewayServer final : private EventServerHandler {
+/// The answer for a failure: status_of(e) and the message (logged when it is the gateway's or
+/// the provider's fault, not the request's).
+Response error_response(const std::exception& e);
+
+class GatewayServer final : private RequestHandler {
   public:
     GatewayServer(const Config& config, FunctionProvider& provider, std::optional<BasicAuth> auth);
     ~GatewayServer();
@@ -42,47 +44,21 @@ class GatewayServer final : private EventServerHandler {
     /// New requests get 503; waits up to `grace` for requests in flight, then stops listening.
     void drain_and_stop(std::chrono::nanoseconds grace);
 
-    Metrics& metrics() { return metrics_; }
-
   private:
-    // The event loops' side.
-    bool claims(const RequestHead& head) override;
-    void serve(LoopExchange& exchange) override;
-    bool serve_handed_off(httplib::Stream& stream, bool& connection_closed) override;
-
-    /// cpp-httplib's request processing, fed one request at a time by the event server.
-    class Routes final : public httplib::Server {
-      public:
-        Routes();
-        ~Routes() override;
-        bool serve(httplib::Stream& stream, bool& connection_closed) {
-            return process_request(stream, false, connection_closed, nullptr);
-        }
-        /// Ends streaming responses (logs with follow) as a stopping cpp-httplib server would.
-        void end_streams();
-
-      private:
-        int placeholder_fd_ = -1;
-    };
-
-    void register_routes();
-    /// The one handler boundary: counts the request in flight and maps typed failures.
-    template <typename Fn>
-    void guarded(httplib::Response& res, Fn&& fn);
-    template <typename Fn>
-    void route_with_body(const std::string& method, const std::string& pattern, Fn fn);
+    void serve(Exchange& exchange) override;
+    /// Runs an admin handler inside the error boundary.
+    Response run_admin(const Route& route, const Request& request);
 
     const Config config_;
     FunctionProvider& provider_;
     std::optional<BasicAuth> auth_;
+    MemoryBudget budget_;
     Metrics metrics_;
-    Proxy proxy_;
     LoadBalancer balancer_;
     std::atomic<bool> draining_{false};
     std::atomic<int> inflight_{0};
     InvokeHandler invoke_;
     AdminHandlers admin_;
-    Routes server_;
     EventServer front_;
     std::vector<std::unique_ptr<AsyncProxy>> async_proxies_;  ///< One per loop; go before it.
 };

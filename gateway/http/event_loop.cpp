@@ -1,5 +1,5 @@
 // The epoll loop.
-#include "event_loop.h"
+#include "http/event_loop.h"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>

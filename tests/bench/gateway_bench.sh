@@ -13,6 +13,7 @@
 #   wd-serial  direct      client -> fwatchdog mode=serializing (fork per request, fprocess=cat)
 #   wd-serial  gateway     client -> gateway (local provider, real replica) -> fwatchdog serializing
 #   wd-serial  nginx       client -> nginx proxy_pass -> fwatchdog serializing (for comparison)
+#   admin      gateway     client -> gateway GET /system/functions (the admin API), c=8 only
 # then p50 at c=1 and the fork-mode comparison again, from rounds that alternate between the
 # paths (one run drifts by more than the difference measured here), the CPU each proxy spends
 # per call, and RSS of the gateway after 100k+ requests, sampled twice to show it is flat.
@@ -179,6 +180,11 @@ row wd-http  nginx   "http://127.0.0.1:$p_proxy_wd/"
 row wd-serial direct  "http://127.0.0.1:$p_wdser/"
 row wd-serial gateway "http://127.0.0.1:$p_gw/function/cat"
 row wd-serial nginx   "http://127.0.0.1:$p_proxy_ser/"
+# An admin read on the real gateway: GET /system/functions (a worker thread, answered through
+# the loop), at c=8 only.
+saved_concurrencies=$concurrencies; concurrencies=${ADMIN_CONCURRENCIES:-8}
+row admin    gateway "http://127.0.0.1:$p_gw/system/functions"
+concurrencies=$saved_concurrencies
 
 # p50 at c=1 flips between two levels from one wrk run to the next on these shared 2-core
 # machines (where the scheduler puts three processes that wake each other), so it is also

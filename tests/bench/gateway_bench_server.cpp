@@ -32,25 +32,25 @@ class StaticProvider final : public FunctionProvider {
         record.replicas = record.available_replicas = static_cast<int>(endpoints_.size());
         return record;
     }
-    void deploy(const FunctionDeployment&) override { throw Unsupported("static provider"); }
-    void update(const FunctionDeployment&) override { throw Unsupported("static provider"); }
-    void scale(const std::string&, int) override { throw Unsupported("static provider"); }
-    void remove(const std::string&) override { throw Unsupported("static provider"); }
+    void deploy(const FunctionDeployment&) override { throw BadRequest("static provider"); }
+    void update(const FunctionDeployment&) override { throw BadRequest("static provider"); }
+    void scale(const std::string&, int) override { throw BadRequest("static provider"); }
+    void remove(const std::string&) override { throw BadRequest("static provider"); }
     Resolution resolve(const std::string& name) override {
         if (name != name_) return {};
         return Resolution{true, endpoints_};
     }
     std::unique_ptr<LogStream> logs(const LogQuery&) override {
-        throw Unsupported("static provider");
+        throw BadRequest("static provider");
     }
     std::vector<std::string> list_secrets() override { return {}; }
     void create_secret(const std::string&, const std::string&) override {
-        throw Unsupported("static");
+        throw BadRequest("static");
     }
     void update_secret(const std::string&, const std::string&) override {
-        throw Unsupported("static");
+        throw BadRequest("static");
     }
-    void remove_secret(const std::string&) override { throw Unsupported("static"); }
+    void remove_secret(const std::string&) override { throw BadRequest("static"); }
     void shutdown() override {}
 
   private:

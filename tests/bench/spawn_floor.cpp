@@ -40,7 +40,8 @@ bool one_round(const std::string& body) {
     ::close(in[1]);
     char buffer[4096];
     std::size_t got = 0;
-    for (ssize_t n; (n = ::read(out[0], buffer, sizeof buffer)) > 0;) got += static_cast<std::size_t>(n);
+    for (ssize_t n; (n = ::read(out[0], buffer, sizeof buffer)) > 0;)
+        got += static_cast<std::size_t>(n);
     ::close(out[0]);
     int status;
     ::waitpid(pid, &status, 0);

@@ -1,6 +1,7 @@
 // End-to-end test helpers.
 #include "e2e/e2e_fixture.h"
 
+#include <doctest/doctest.h>
 #include <sys/wait.h>
 
 #include <cctype>
@@ -9,8 +10,6 @@
 #include <fstream>
 #include <iostream>
 #include <thread>
-
-#include <doctest/doctest.h>
 
 namespace faas::e2e {
 namespace {

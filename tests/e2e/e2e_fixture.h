@@ -3,14 +3,14 @@
 // there is no stack to test.
 #pragma once
 
+#include <httplib.h>
+
 #include <chrono>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <httplib.h>
-#include <nlohmann/json.hpp>
 
 namespace faas::e2e {
 

@@ -1,13 +1,13 @@
 // End-to-end: the stack deployed on a real Swarm (scripts/e2e.sh), driven from outside
 // through the gateway's published port, Prometheus' HTTP API and the docker CLI.
+#include <doctest/doctest.h>
+
 #include <atomic>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
-
-#include <doctest/doctest.h>
 
 #include "e2e/e2e_fixture.h"
 
@@ -50,7 +50,8 @@ TEST_CASE("every sample function answers by path and by X-Function") {
     auto stack = stack_or_skip();
     if (!stack) return;
     CHECK(invoke(*stack, "catservice", "hi") == std::pair<int, std::string>{200, "hi"});
-    CHECK(invoke(*stack, "echoit", "hello there") == std::pair<int, std::string>{200, "hello there"});
+    CHECK(invoke(*stack, "echoit", "hello there") ==
+          std::pair<int, std::string>{200, "hello there"});
     auto [wc_code, wc_body] = invoke(*stack, "wordcount", "one two three\n");
     CHECK(wc_code == 200);
     CHECK(wc_body.find(" 3 ") != std::string::npos);
@@ -64,7 +65,8 @@ TEST_CASE("every sample function answers by path and by X-Function") {
 
     auto client = gateway(*stack, false);
     for (const char* name : {"catservice", "echoit"}) {
-        auto res = client.Post("/", httplib::Headers{{"X-Function", name}}, "via header", "text/plain");
+        auto res =
+            client.Post("/", httplib::Headers{{"X-Function", name}}, "via header", "text/plain");
         REQUIRE(res);
         CHECK(res->status == 200);
         CHECK(res->body == "via header");
@@ -127,7 +129,7 @@ TEST_CASE("a function is deployed, read, listed, updated, scaled and removed thr
     CHECK((*status)["name"] == name);
     CHECK((*status)["image"] == kFunctionImage);
     CHECK((*status)["envVars"] == json({{"STAGE", "one"}}));
-    CHECK((*status)["labels"] == json({{"team", "e2e"}}));
+    CHECK((*status)["labels"] == json({{"team", "e2e"}, {"faas_function", name}}));
     CHECK((*status)["annotations"] == json({{"topic", "tests"}}));
     CHECK((*status)["limits"] == json({{"memory", "64m"}}));  // as sent, not in bytes
     CHECK((*status)["readOnlyRootFilesystem"] == true);
@@ -135,9 +137,10 @@ TEST_CASE("a function is deployed, read, listed, updated, scaled and removed thr
     CHECK((*status)["availableReplicas"] == 1);
     CHECK_FALSE((*status)["createdAt"].get<std::string>().empty());
     CHECK(invoke(*stack, name, "").second.find("STAGE=one") != std::string::npos);
-    auto [inspect_code, inspect] =
-        shell("docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.ReadOnly}} "
-              "{{.Spec.TaskTemplate.Resources.Limits.MemoryBytes}}' " + name);
+    auto [inspect_code, inspect] = shell(
+        "docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.ReadOnly}} "
+        "{{.Spec.TaskTemplate.Resources.Limits.MemoryBytes}}' " +
+        name);
     CHECK(inspect == "true 67108864");
 
     auto res = gateway(*stack).Get("/system/functions");
@@ -229,8 +232,9 @@ TEST_CASE("a secret created through the API is read by a function") {
     auto client = gateway(*stack);
     client.Delete("/system/secrets", json({{"name", secret}}).dump(), "application/json");
 
-    auto res = client.Post("/system/secrets", json({{"name", secret}, {"value", "s3cr3t-value"}}).dump(),
-                           "application/json");
+    auto res =
+        client.Post("/system/secrets", json({{"name", secret}, {"value", "s3cr3t-value"}}).dump(),
+                    "application/json");
     REQUIRE(res);
     CHECK((res->status == 201 || res->status == 200 || res->status == 202));
     res = client.Get("/system/secrets");
@@ -264,9 +268,9 @@ TEST_CASE("a secret created through the API is read by a function") {
     // No longer mounted: now it can be replaced.
     CHECK(eventually(
         [&] {
-            auto put = client.Put("/system/secrets",
-                                  json({{"name", secret}, {"value", "rotated"}}).dump(),
-                                  "application/json");
+            auto put =
+                client.Put("/system/secrets", json({{"name", secret}, {"value", "rotated"}}).dump(),
+                           "application/json");
             return put && put->status == 200;
         },
         60s));
@@ -373,10 +377,10 @@ TEST_CASE("killing a replica under load: the gateway keeps answering from the ot
     for (auto& t : clients) t.join();
     report("replica killed under load (4 clients, 1 of 3 replicas): " + std::to_string(ok.load()) +
            " ok, " + std::to_string(failed.load()) + " failed (" + std::to_string(failed_at_kill) +
-           " before the kill, " + std::to_string(ok.load() - ok_at_kill) + " ok after it)" +
-           [&] {
+           " before the kill, " + std::to_string(ok.load() - ok_at_kill) + " ok after it)" + [&] {
                std::string text;
-               for (const auto& [what, count] : failures) text += "; " + what + ": " + std::to_string(count);
+               for (const auto& [what, count] : failures)
+                   text += "; " + what + ": " + std::to_string(count);
                return text;
            }());
     CHECK(failed_at_kill == 0);
@@ -401,11 +405,12 @@ TEST_CASE("an alert posted to /system/alert scales a function up and back") {
                          {"com.openfaas.scale.factor", "50"}}}};
     REQUIRE(deploy_and_wait(*stack, deployment, 1, 90s));
     auto alert = [&](const char* status) {
-        json body = {{"status", status},
-                     {"receiver", "scale-up"},
-                     {"alerts",
-                      {{{"status", status},
-                        {"labels", {{"alertname", "APIHighInvocationRate"}, {"function_name", name}}}}}}};
+        json body = {
+            {"status", status},
+            {"receiver", "scale-up"},
+            {"alerts",
+             {{{"status", status},
+               {"labels", {{"alertname", "APIHighInvocationRate"}, {"function_name", name}}}}}}};
         auto res = gateway(*stack).Post("/system/alert", body.dump(), "application/json");
         return res ? res->status : 0;
     };
@@ -416,7 +421,8 @@ TEST_CASE("an alert posted to /system/alert scales a function up and back") {
     remove_function(*stack, name);
 }
 
-TEST_CASE("high load fires APIHighInvocationRate and Alertmanager scales the function up and back") {
+TEST_CASE(
+    "high load fires APIHighInvocationRate and Alertmanager scales the function up and back") {
     auto stack = stack_or_skip();
     if (!stack) return;
     const std::string name = "e2e-autoscale";
@@ -455,7 +461,8 @@ TEST_CASE("high load fires APIHighInvocationRate and Alertmanager scales the fun
     CHECK(scaled_down);
     report("autoscaling through Prometheus and Alertmanager: scaled up " +
            std::to_string(up_seconds) + " s after load began, back to 1 replica " +
-           std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count()) +
+           std::to_string(
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count()) +
            " s after it stopped");
     remove_function(*stack, name);
 }
@@ -526,7 +533,8 @@ TEST_CASE("while dockerd is frozen the admin API fails clearly and functions kee
     bool silent = eventually(
         [&] {
             shell("kill -STOP " + pid);
-            return shell("grep -q '^State:.*stopped' /proc/" + pid + "/status && "
+            return shell("grep -q '^State:.*stopped' /proc/" + pid +
+                         "/status && "
                          "! curl -s -m 1 --unix-socket /var/run/docker.sock http://docker/_ping")
                        .first == 0;
         },
@@ -535,7 +543,8 @@ TEST_CASE("while dockerd is frozen the admin API fails clearly and functions kee
 
     auto t0 = std::chrono::steady_clock::now();
     auto res = gateway(*stack).Get("/system/functions");
-    auto admin_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    auto admin_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     REQUIRE(res);
     CHECK((res->status == 502 || res->status == 503));
     CHECK(res->body.find("Docker") != std::string::npos);
@@ -559,8 +568,9 @@ TEST_CASE("while dockerd is frozen the admin API fails clearly and functions kee
 TEST_CASE("a gateway killed and restarted by Swarm serves its functions from its first request") {
     auto stack = stack_or_skip();
     if (!stack) return;
-    auto [ps_code, task] = shell("docker ps -q --filter label=com.docker.swarm.service.name=" +
-                                 stack->stack_name + "_gateway | head -n 1");
+    auto [ps_code, task] =
+        shell("docker ps -q --filter label=com.docker.swarm.service.name=" + stack->stack_name +
+              "_gateway | head -n 1");
     REQUIRE(ps_code == 0);
     REQUIRE_FALSE(task.empty());
     REQUIRE(shell("docker kill " + task + " >/dev/null 2>&1").first == 0);
@@ -581,6 +591,7 @@ TEST_CASE("a gateway killed and restarted by Swarm serves its functions from its
     REQUIRE(answered);
     CHECK(status == 200);  // not 404: the functions are known before the first request
     report("gateway killed: first invocation answered " + std::to_string(status) + " " +
-           std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()) +
+           std::to_string(
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()) +
            " s after the kill");
 }

@@ -24,10 +24,18 @@ int main(int argc, char** argv) {
         for (int e = 0; e < edits; ++e) {
             std::size_t at = input.empty() ? 0 : random() % (input.size() + 1);
             switch (random() % 4) {
-                case 0: input.insert(at, 1, interesting[random() % interesting.size()]); break;
-                case 1: if (at < input.size()) input.erase(at, 1 + random() % 4); break;
-                case 2: if (at < input.size()) input[at] = static_cast<char>(random() % 256); break;
-                case 3: input.insert(at, input.substr(random() % (input.size() + 1), random() % 16)); break;
+                case 0:
+                    input.insert(at, 1, interesting[random() % interesting.size()]);
+                    break;
+                case 1:
+                    if (at < input.size()) input.erase(at, 1 + random() % 4);
+                    break;
+                case 2:
+                    if (at < input.size()) input[at] = static_cast<char>(random() % 256);
+                    break;
+                case 3:
+                    input.insert(at, input.substr(random() % (input.size() + 1), random() % 16));
+                    break;
             }
         }
         LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(input.data()), input.size());

@@ -7,9 +7,11 @@
 #include <vector>
 
 #include "auth.h"
+#include "base64.h"
 #include "function_types.h"
-#include "provider/log_buffer.h"
+#include "names.h"
 #include "routes.h"
+#include "time_format.h"
 
 namespace {
 
@@ -41,17 +43,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (is_valid_secret_name(text) &&
         (text.find('/') != std::string::npos || text.find("..") != std::string::npos))
         __builtin_trap();
-    (void)route_label(text);
+    (void)find_route("GET", text);
 
     if (auto intent = alexa_intent_name(text))
         check_name(parse_function_name(*intent, served), served);
 
-    if (auto decoded = base64_decode(text); decoded && decoded->size() > text.size())
+    if (auto decoded = faas::base64_decode(text); decoded && decoded->size() > text.size())
         __builtin_trap();
     BasicAuth auth("admin", "secret");
     if (auth.allows(text) && text.find("YWRtaW46c2VjcmV0") == std::string::npos) __builtin_trap();
 
-    (void)parse_rfc3339(text);
+    (void)faas::parse_rfc3339(text);
     return 0;
 }
 

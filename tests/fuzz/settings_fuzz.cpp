@@ -25,6 +25,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 }
 
 std::vector<std::string> fuzz_seeds() {
-    return {"30", "500ms", "1m30s", "1.5h", "-5s", "16Mi", "true", "sh -c 'exit 3'", "echo \"a b\"c",
-            "http://127.0.0.1:8082/api", "http://[::1]:80", "http://host:99999", "0x10", "99999999999999999999"};
+    return {"30",
+            "500ms",
+            "1m30s",
+            "1.5h",
+            "-5s",
+            "16Mi",
+            "true",
+            "sh -c 'exit 3'",
+            "echo \"a b\"c",
+            "http://127.0.0.1:8082/api",
+            "http://[::1]:80",
+            "http://host:99999",
+            "0x10",
+            "99999999999999999999"};
 }

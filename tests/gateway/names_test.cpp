@@ -1,5 +1,5 @@
 // Route parsing and name validation.
-#include "routes.h"
+#include "names.h"
 
 #include <doctest/doctest.h>
 
@@ -71,12 +71,6 @@ TEST_CASE("Alexa skill bodies name the intent") {
     CHECK_FALSE(alexa_intent_name(R"({"request":{"intent":{"name":42}}})"));
 }
 
-TEST_CASE("route labels are bounded patterns") {
-    CHECK(route_label("/function/random-123/x") == "/function/{name}");
-    CHECK(route_label("/system/function/abc") == "/system/function/{name}");
-    CHECK(route_label("/anything/else") == "other");
-}
-
 TEST_CASE("secret names are file-safe") {
     CHECK(is_valid_secret_name("basic-auth-user"));
     CHECK(is_valid_secret_name("api_key.v2"));
@@ -84,16 +78,4 @@ TEST_CASE("secret names are file-safe") {
     CHECK_FALSE(is_valid_secret_name("a/b"));
     CHECK_FALSE(is_valid_secret_name(".hidden"));
     CHECK_FALSE(is_valid_secret_name("a..b"));
-}
-
-TEST_CASE("allowed methods mirror the routes, one path segment for names") {
-    CHECK(allowed_methods("/system/functions") == "GET, HEAD, POST, PUT, DELETE");
-    CHECK(allowed_methods("/system/function/abc") == "GET, HEAD");
-    CHECK(allowed_methods("/system/function/") == "");
-    CHECK(allowed_methods("/system/function/a/b") == "");
-    CHECK(allowed_methods("/system/scale-function/abc") == "POST");
-    CHECK(allowed_methods("/") == "POST");
-    CHECK(allowed_methods("/function/x/any/path") != "");
-    CHECK(allowed_methods("/system") == "");
-    CHECK(allowed_methods("/systemx/info") == "");
 }

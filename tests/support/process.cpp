@@ -88,7 +88,9 @@ std::string TestProcess::output() const {
     return buffer.str();
 }
 
-void TestProcess::signal(int sig) const { ::kill(pid_, sig); }
+void TestProcess::signal(int sig) const {
+    ::kill(pid_, sig);
+}
 
 std::optional<int> TestProcess::wait_exit(std::chrono::milliseconds timeout) {
     if (exit_code_) return exit_code_;
@@ -105,7 +107,9 @@ std::optional<int> TestProcess::wait_exit(std::chrono::milliseconds timeout) {
     }
 }
 
-bool TestProcess::running() { return !wait_exit(std::chrono::milliseconds(0)).has_value(); }
+bool TestProcess::running() {
+    return !wait_exit(std::chrono::milliseconds(0)).has_value();
+}
 
 int free_port() {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -21,7 +21,7 @@ inline constexpr bool kAddressSanitizer = false;
 #endif
 
 class TestProcess {
-public:
+  public:
     /// Starts `argv` with exactly `env` as its environment (plus PATH, TMPDIR and the
     /// sanitizer options of the test itself, if absent).
     TestProcess(std::vector<std::string> argv, std::map<std::string, std::string> env);
@@ -38,7 +38,7 @@ public:
     std::optional<int> wait_exit(std::chrono::milliseconds timeout);
     bool running();
 
-private:
+  private:
     pid_t pid_ = -1;
     std::string log_path_;
     std::optional<int> exit_code_;
@@ -48,12 +48,12 @@ private:
 int free_port();
 /// A fresh private directory under the system temp dir, removed by the caller's TempDir.
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     const std::string& path() const { return path_; }
 
-private:
+  private:
     std::string path_;
 };
 

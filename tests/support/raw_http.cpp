@@ -43,15 +43,19 @@ bool ChunkedReader::read_response(int fd, std::chrono::milliseconds timeout) {
     // Ensures `buffer` holds at least `want` bytes (or a line when want == 0).
     auto fill = [&](std::size_t want, bool line) {
         while (!eof) {
-            if (line ? buffer.find("\r\n") != std::string::npos : buffer.size() >= want) return true;
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            if (line ? buffer.find("\r\n") != std::string::npos : buffer.size() >= want)
+                return true;
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
             if (left.count() <= 0) return false;
             pollfd p{fd, POLLIN, 0};
             if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
             char chunk[65536];
             ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-            if (n <= 0) eof = true;
-            else buffer.append(chunk, static_cast<std::size_t>(n));
+            if (n <= 0)
+                eof = true;
+            else
+                buffer.append(chunk, static_cast<std::size_t>(n));
         }
         return line ? buffer.find("\r\n") != std::string::npos : buffer.size() >= want;
     };
@@ -74,8 +78,11 @@ bool ChunkedReader::read_response(int fd, std::chrono::milliseconds timeout) {
         std::string name = header.substr(0, colon);
         std::string value = colon == std::string::npos ? "" : header.substr(colon + 1);
         while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-        if (strcasecmp(name.c_str(), "Transfer-Encoding") == 0 && strcasecmp(value.c_str(), "chunked") == 0) chunked = true;
-        if (strcasecmp(name.c_str(), "Content-Length") == 0) content_length = std::atoll(value.c_str());
+        if (strcasecmp(name.c_str(), "Transfer-Encoding") == 0 &&
+            strcasecmp(value.c_str(), "chunked") == 0)
+            chunked = true;
+        if (strcasecmp(name.c_str(), "Content-Length") == 0)
+            content_length = std::atoll(value.c_str());
     }
     auto deliver = [&](std::size_t n) {
         if (on_data) on_data(buffer.data(), n);

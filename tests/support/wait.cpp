@@ -2,12 +2,11 @@
 #include "support/wait.h"
 
 #include <arpa/inet.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <httplib.h>
 
 #include <thread>
 
@@ -22,7 +21,8 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
     }
 }
 
-bool wait_for_http(int port, const std::string& path, int status, std::chrono::milliseconds timeout) {
+bool wait_for_http(int port, const std::string& path, int status,
+                   std::chrono::milliseconds timeout) {
     return wait_until(
         [&] {
             httplib::Client client("127.0.0.1", port);

@@ -28,7 +28,8 @@ TEST_CASE("deploy, list, get, update, scale and delete with OpenFaaS status code
     auto status = gateway.status("echo");
     CHECK(status["image"] == "functions/echo:1");
     CHECK(status["envVars"] == json({{"a", "1"}}));
-    CHECK(status["labels"] == json({{"team", "x"}}));
+    // What was deployed, plus the label every OpenFaaS provider reports.
+    CHECK(status["labels"] == json({{"team", "x"}, {"faas_function", "echo"}}));
     CHECK(status["constraints"] == json::array());
     CHECK(status["limits"] == json({{"memory", "64m"}}));
     CHECK_FALSE(status.contains("requests"));
@@ -152,13 +153,16 @@ TEST_CASE("a method a route does not take is 405 with Allow, other paths 404, ea
         CHECK(status_line(response) == "HTTP/1.1 404 Not Found");
         CHECK(response.find("404 page not found") != std::string::npos);
     }
-    // Every method the table allows reaches a handler of ours on each admin path (a 404 for the
-    // unknown function "echo" is the handler's, with its own message).
-    for (const char* path : {"/system/functions", "/system/secrets", "/system/info",
-                             "/system/namespaces", "/system/function/echo", "/healthz", "/metrics",
-                             "/system/scale-function/echo", "/system/alert"}) {
-        std::string_view allowed = faas::gateway::allowed_methods(path);
-        REQUIRE_FALSE(allowed.empty());
+    // The route table, row by row: every method a path takes reaches a handler of ours (a 404
+    // for the unknown function "echo" is the handler's, with its own message), and a method it
+    // does not take is 405 with exactly the path's Allow.
+    for (const auto& row : faas::gateway::kRoutes) {
+        if (!row.admin && row.handler == nullptr) continue;  // function calls: invoke tests
+        std::string path(row.pattern);
+        if (auto at = path.find("{name}"); at != std::string::npos) path.replace(at, 6, "echo");
+        const auto match = faas::gateway::find_route("GET", path);
+        REQUIRE_FALSE(match.allowed.empty());
+        std::string_view allowed = match.allowed;
         while (!allowed.empty()) {
             auto comma = allowed.find(',');
             std::string method(allowed.substr(0, comma));
@@ -168,6 +172,14 @@ TEST_CASE("a method a route does not take is 405 with Allow, other paths 404, ea
             auto response = exchange(method, path);
             CHECK(status_line(response) != "HTTP/1.1 405 Method Not Allowed");
             CHECK(response.find("404 page not found") == std::string::npos);
+        }
+        for (const char* method : {"GET", "POST", "PUT", "DELETE", "PATCH"}) {
+            if (faas::gateway::find_route(method, path).route != nullptr) continue;
+            CAPTURE(path);
+            CAPTURE(method);
+            auto response = exchange(method, path);
+            CHECK(status_line(response) == "HTTP/1.1 405 Method Not Allowed");
+            CHECK(response.find("Allow: " + match.allowed + "\r\n") != std::string::npos);
         }
     }
 }
@@ -243,7 +255,7 @@ TEST_CASE("logs: newline-delimited JSON with tail, and follow streams new lines"
     }
     CHECK(lines == 2);
     CHECK(http.Get("/system/logs?name=ghost")->status == 404);
-    CHECK(http.Get("/system/logs?name=..")->status == 400);
+    CHECK(http.Get("/system/logs?name=..")->status == 404);  // no function has that name
     CHECK(http.Get("/system/logs")->status == 400);
     CHECK(http.Get("/system/logs?name=echo&since=yesterday")->status == 400);
     CHECK(http.Get("/system/logs?name=echo&since=2100-01-01T00:00:00Z")->body.empty());
@@ -320,7 +332,7 @@ TEST_CASE("secrets: CRUD, values never listed or logged, files handed to the fun
 
     auto missing_secret = gateway.deploy(
         {{"service", "nosecret"}, {"image", "x"}, {"envProcess", "cat"}, {"secrets", {"absent"}}});
-    CHECK(missing_secret == 400);
+    CHECK(missing_secret == 404);  // the secret is not found, from either provider
 
     gateway.deploy_ready("reader", "sh " + reader, 1, {{"secrets", {"api-key"}}});
     CHECK(http.Post("/function/reader", "", "text/plain")->body == "t0p-s3cret");
@@ -335,7 +347,7 @@ TEST_CASE("secrets: CRUD, values never listed or logged, files handed to the fun
 
     auto removed = http.Delete("/system/secrets", R"({"name":"api-key"})", "application/json");
     REQUIRE(removed);
-    CHECK(removed->status == 204);
+    CHECK(removed->status == 200);  // faas-cli takes only 200 and 202 as success
     CHECK(http.Delete("/system/secrets", R"({"name":"api-key"})", "application/json")->status ==
           404);
     CHECK(json::parse(http.Get("/system/secrets")->body).empty());
