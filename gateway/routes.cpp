@@ -38,16 +38,24 @@ bool matches(std::string_view pattern, std::string_view path) {
 
 RouteMatch find_route(std::string_view method, std::string_view path) {
     RouteMatch match;
+    // Every call passes here: the Allow list is built only for a method no row takes.
     for (const Route& route : kRoutes) {
         if (!matches(route.pattern, path)) continue;
         match.label = route.pattern;
+        if (takes(route, method)) {
+            match.route = &route;
+            return match;
+        }
+    }
+    if (match.label == kOtherRoute) return match;
+    for (const Route& route : kRoutes) {
+        if (!matches(route.pattern, path)) continue;
         if (route.method == "*") {
             match.allowed = kFunctionMethods;
         } else {
             add_allowed(match.allowed, route.method);
             if (route.method == "GET") add_allowed(match.allowed, "HEAD");
         }
-        if (match.route == nullptr && takes(route, method)) match.route = &route;
     }
     return match;
 }

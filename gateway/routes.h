@@ -62,8 +62,8 @@ struct RouteMatch {
     const Route* route = nullptr;  ///< The row for path and method; null when none.
     /// The label of the path's routes (its pattern), or kOtherRoute when no row has the path.
     std::string_view label = kOtherRoute;
-    /// The methods the path takes, for a 405's Allow header ("GET, HEAD, POST"); empty when
-    /// no row has the path.
+    /// When no row takes the method: the methods the path takes, for a 405's Allow header
+    /// ("GET, HEAD, POST"); empty when no row has the path either.
     std::string allowed;
 };
 

@@ -118,19 +118,26 @@ void GatewayServer::serve(Exchange& exchange) {
         return answer(std::move(response));
     }
 
-    Inflight inflight(inflight_);
     if (route.handler == nullptr) {  // a function call
         const CallTarget target = route.pattern == "/" ? CallTarget::kHeader : CallTarget::kPath;
+        // Counted by hand rather than with an Inflight held by the callback: a shared_ptr per
+        // call would be one more allocation on the hot path.
+        inflight_.fetch_add(1, std::memory_order_relaxed);
         try {
             invoke_.start(request, target, *async_proxies_[request.loop_index],
-                          [answer, held = std::make_shared<Inflight>(std::move(inflight))](
-                              Response&& response) mutable { answer(std::move(response)); });
+                          [this, answer](Response&& response) {
+                              inflight_.fetch_sub(1, std::memory_order_relaxed);
+                              answer(std::move(response));
+                          });
         } catch (const std::exception& e) {
-            // Only before the call was handed to curl (a provider failure, say).
+            // Only before the call was handed to curl (a provider failure, say): `done` has
+            // not run and never will.
+            inflight_.fetch_sub(1, std::memory_order_relaxed);
             answer(error_response(e));
         }
         return;
     }
+    Inflight inflight(inflight_);
     if (route.lane == Lane::kLoop) return answer(run_admin(route, request));
     exchange.respond_from_worker(
         [this, &route, &request, count, held = std::make_shared<Inflight>(std::move(inflight))] {
