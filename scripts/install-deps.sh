@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  g++ cmake ninja-build pkg-config git
+  g++ cmake ninja-build pkg-config git clang-format
   # libraries, all from Debian (DESIGN.md)
   libcpp-httplib-dev libcurl4-openssl-dev prometheus-cpp-dev nlohmann-json3-dev
   libboost-dev libboost-filesystem-dev doctest-dev

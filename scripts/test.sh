@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it:
-#   1. installs what is missing (scripts/install-deps.sh);
+#   1. installs what is missing (scripts/install-deps.sh) and checks the C++ formatting;
 #   2. builds the debug preset (warnings as errors) and the ASan+UBSan preset, and runs every
 #      unit and integration test in both;
 #   3. runs the end-to-end tests on a real Docker Swarm (scripts/e2e.sh: images, stack deploy,
@@ -23,6 +23,12 @@ run_ctest() {
   "$@" 2>&1 | tee -a "$results" || rc=$?
   [ "$rc" -eq 0 ] || status=1
 }
+
+echo "[test] === clang-format: every C++ file as .clang-format says ==="
+if ! git ls-files -z '*.cpp' '*.h' | xargs -0 clang-format --dry-run --Werror; then
+  echo "[test] clang-format: the files above are not formatted (clang-format -i FILE)"
+  status=1
+fi
 
 jobs=$(nproc)
 for preset in debug asan; do
