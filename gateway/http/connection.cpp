@@ -244,19 +244,16 @@ bool Connection::start_request() {
             return true;
         }
     }
-    // The body is still to come: keep the head apart from the read buffer, which may move.
+    // The body is still to come: keep the head apart from the read buffer, which may move. The
+    // budget pays for the body as it arrives, not for what the head claims: a client that
+    // declares a large body and sends nothing holds none of it.
     body_reservation_ = budget_ ? Reservation(*budget_) : Reservation();
-    if (head_.framing == BodyFraming::kLength && !body_reservation_.grow(head_.content_length)) {
-        refuse(503, "The gateway is busy: too many request bodies in flight. Try again.");
-        return true;
-    }
     head_copy_.assign(buffered.substr(0, head_.head_bytes));
     in_.consume(head_.head_bytes);
     parse_request_head(head_copy_, options_.head_limits, head_, refusal);
     body_.clear();
     if (head_.framing == BodyFraming::kLength) {
         body_wanted_ = head_.content_length;
-        body_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(body_wanted_, 1 << 20)));
     } else {
         chunked_ = std::make_unique<ChunkedDecoder>(options_.max_body_bytes);
     }
@@ -269,14 +266,11 @@ bool Connection::start_request() {
 bool Connection::continue_body() {
     const std::string_view data = in_.unread();
     if (chunked_) {
+        // Decoding never yields more bytes than it is given.
+        if (!make_body_room(data.size())) return true;
         std::size_t used = 0;
         const auto status = chunked_->feed(data, body_, used);
         in_.consume(used);
-        if (body_.size() > body_reservation_.bytes() &&
-            !body_reservation_.grow(body_.size() - body_reservation_.bytes())) {
-            refuse(503, "The gateway is busy: too many request bodies in flight. Try again.");
-            return true;
-        }
         switch (status) {
             case ChunkedDecoder::Status::kDone:
                 chunked_.reset();
@@ -296,12 +290,32 @@ bool Connection::continue_body() {
     }
     const std::size_t take =
         static_cast<std::size_t>(std::min<std::uint64_t>(body_wanted_, data.size()));
+    if (!make_body_room(take)) return true;
     body_.append(data.data(), take);
     in_.consume(take);
     body_wanted_ -= take;
     if (body_wanted_ > 0) return false;
     request_bytes_ = 0;
     dispatch(body_);
+    return true;
+}
+
+// Grows the body's buffer for `more` bytes, paid from the budget first; false (and the request
+// refused 503) when the budget is spent.
+bool Connection::make_body_room(std::size_t more) {
+    const std::size_t needed = body_.size() + more;
+    if (needed <= body_.capacity()) return true;
+    // Doubling, but never past what the body can be: its length, or the bound for chunked.
+    const std::uint64_t ceiling =
+        head_.framing == BodyFraming::kLength ? head_.content_length : options_.max_body_bytes;
+    const std::uint64_t want =
+        std::max<std::uint64_t>(needed, std::min<std::uint64_t>(body_.capacity() * 2, ceiling));
+    if (want > body_reservation_.bytes() &&
+        !body_reservation_.grow(want - body_reservation_.bytes())) {
+        refuse(503, "The gateway is busy: too many request bodies in flight. Try again.");
+        return false;
+    }
+    body_.reserve(static_cast<std::size_t>(want));
     return true;
 }
 

@@ -94,6 +94,7 @@ class Connection final : public EventLoop::Watcher, private Exchange {
     void advance();
     bool start_request();
     bool continue_body();
+    bool make_body_room(std::size_t more);
     void dispatch(std::string_view body);
     bool fill();
     void refuse(int status, std::string_view reason);

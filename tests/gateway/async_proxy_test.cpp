@@ -1,6 +1,6 @@
-// The event loop's libcurl proxy against real sockets on loopback: reuse, the answer, and the
-// ways a replica fails (refused, a connect that times out, a reset), with the loop still
-// serving afterwards.
+// The event loop's libcurl proxy against real sockets on loopback: what is forwarded, reuse of
+// connections and handles, the answer, the ways a replica fails (refused, a connect that times
+// out, a reset, too slow, too large, past the memory budget), with the loop still serving.
 #include "async_proxy.h"
 
 #include <doctest/doctest.h>
@@ -14,26 +14,56 @@
 #include <set>
 #include <thread>
 
+#include "memory_budget.h"
+#include "support/process.h"
+
 using namespace faas::gateway;
 using namespace std::chrono_literals;
 
 namespace {
 
+// An upstream that records what it was sent and the client ports it saw (to prove reuse).
 struct Upstream {
     httplib::Server server;
     std::thread thread;
     int port = -1;
     std::mutex mutex;
     std::set<int> client_ports;
+    std::string last_method, last_body, last_target, last_content_type, last_test_header;
+    bool saw_accept = false;
 
     Upstream() {
-        server.Post("/echo", [this](const httplib::Request& req, httplib::Response& res) {
-            {
-                std::lock_guard lock(mutex);
-                client_ports.insert(req.remote_port);
-            }
+        auto record = [this](const httplib::Request& req) {
+            std::lock_guard lock(mutex);
+            client_ports.insert(req.remote_port);
+            last_method = req.method;
+            last_body = req.body;
+            last_target = req.target;
+            last_content_type = req.get_header_value("Content-Type");
+            last_test_header = req.get_header_value("X-Test");
+            saw_accept = req.has_header("Accept");
+        };
+        auto echo = [record](const httplib::Request& req, httplib::Response& res) {
+            record(req);
+            res.set_header("X-Upstream", "yes");
             res.set_content(req.body, "text/x-echo");
+        };
+        server.Get("/redirect", [record](const httplib::Request& req, httplib::Response& res) {
+            record(req);
+            res.status = 302;
+            res.set_header("Location", "/elsewhere");
         });
+        server.Get("/slow", [](const httplib::Request&, httplib::Response& res) {
+            std::this_thread::sleep_for(700ms);
+            res.set_content("late", "text/plain");
+        });
+        server.Get("/big", [](const httplib::Request&, httplib::Response& res) {
+            res.set_content(std::string(4096, 'x'), "text/plain");
+        });
+        server.Get(".*", echo);
+        server.Post(".*", echo);
+        server.Put(".*", echo);
+        server.Delete(".*", echo);
         server.set_keep_alive_max_count(1000);  // the library default (5) would hide reuse
         // Bound before the thread starts: connections wait in the backlog until it accepts.
         port = server.bind_to_any_port("127.0.0.1");
@@ -95,15 +125,28 @@ struct LoopThread {
     /// One call through the proxy, waited for (bounded).
     std::optional<ProxyResult> call(const Endpoint& endpoint, std::string body,
                                     std::chrono::seconds limit = 10s) {
+        return call(endpoint, "POST", "/echo", std::move(body), {}, limit);
+    }
+    std::optional<ProxyResult> call(const Endpoint& endpoint, std::string method, std::string path,
+                                    std::string body, HeaderList headers = {},
+                                    std::chrono::seconds limit = 10s) {
         auto done = std::make_shared<std::promise<ProxyResult>>();
         auto future = done->get_future();
-        auto request = std::make_shared<ProxyRequest>();
-        auto owned_body = std::make_shared<std::string>(std::move(body));
-        request->method = "POST";
-        request->path = "/echo";
-        request->body = *owned_body;
-        loop.post([this, endpoint, request, owned_body, done] {
-            proxy->forward(endpoint, *request, [request, owned_body, done](ProxyResult&& result) {
+        // The request views these strings: they live until the call is done.
+        struct Owned {
+            std::string method, path, body;
+            HeaderList headers;
+            ProxyRequest request;
+        };
+        auto owned = std::make_shared<Owned>(
+            Owned{std::move(method), std::move(path), std::move(body), std::move(headers), {}});
+        owned->request.method = owned->method;
+        owned->request.path = owned->path;
+        owned->request.body = owned->body;
+        for (const auto& [name, value] : owned->headers)
+            owned->request.headers.emplace_back(name, value);
+        loop.post([this, endpoint, owned, done] {
+            proxy->forward(endpoint, owned->request, [owned, done](ProxyResult&& result) {
                 done->set_value(std::move(result));
             });
         });
@@ -190,4 +233,107 @@ TEST_CASE("async proxy: an upstream that goes away between calls") {
     auto after = loop.call(Endpoint{"127.0.0.1", port}, "two");
     REQUIRE(after);
     CHECK(after->outcome != ProxyOutcome::kOk);
+}
+
+TEST_CASE("async proxy: method, path, query, body and headers are forwarded as written") {
+    Upstream upstream;
+    LoopThread loop(fast_options());
+    auto result = loop.call(Endpoint{"127.0.0.1", upstream.port}, "POST", "/a/b%20c?x=1", "hello",
+                            {{"X-Test", "1"}});
+    REQUIRE(result);
+    REQUIRE(result->outcome == ProxyOutcome::kOk);
+    CHECK(result->body == "hello");
+    bool upstream_header = false;
+    for (const auto& [name, value] : result->headers)
+        if (name == "X-Upstream" && value == "yes") upstream_header = true;
+    CHECK(upstream_header);
+    std::lock_guard lock(upstream.mutex);
+    CHECK(upstream.last_method == "POST");
+    CHECK(upstream.last_target == "/a/b%20c?x=1");
+    CHECK(upstream.last_test_header == "1");
+    CHECK(upstream.last_content_type.empty());  // curl adds no form content type
+    CHECK_FALSE(upstream.saw_accept);           // nor an Accept the client did not send
+}
+
+TEST_CASE("async proxy: a reused handle carries nothing of the previous call into the next") {
+    // Handles keep their options between calls (no curl_easy_reset): each call must set its
+    // method and body in full.
+    Upstream upstream;
+    LoopThread loop(fast_options());
+    const Endpoint endpoint{"127.0.0.1", upstream.port};
+    auto call = [&](const std::string& method, const std::string& body) {
+        auto result = loop.call(endpoint, method, "/m", body);
+        REQUIRE(result);
+        REQUIRE(result->outcome == ProxyOutcome::kOk);
+        if (method == "HEAD") CHECK(result->body.empty());
+        std::lock_guard lock(upstream.mutex);
+        return std::pair(upstream.last_method, upstream.last_body);
+    };
+    using Seen = std::pair<std::string, std::string>;
+    CHECK(call("POST", "payload") == Seen("POST", "payload"));
+    CHECK(call("GET", "") == Seen("GET", ""));
+    CHECK(call("HEAD", "") == Seen("HEAD", ""));
+    CHECK(call("GET", "") == Seen("GET", ""));
+    CHECK(call("PUT", "payload") == Seen("PUT", "payload"));
+    CHECK(call("DELETE", "") == Seen("DELETE", ""));
+    CHECK(call("POST", "") == Seen("POST", ""));
+    CHECK(call("GET", "") == Seen("GET", ""));
+}
+
+TEST_CASE("async proxy: replicas are dialled directly, whatever http_proxy says") {
+    Upstream upstream;
+    const std::string dead_proxy = "http://127.0.0.1:" + std::to_string(faas::test::free_port());
+    ::setenv("http_proxy", dead_proxy.c_str(), 1);
+    LoopThread loop(fast_options());
+    auto result = loop.call(Endpoint{"127.0.0.1", upstream.port}, "GET", "/", "");
+    ::unsetenv("http_proxy");
+    REQUIRE(result);
+    CHECK(result->outcome == ProxyOutcome::kOk);
+}
+
+TEST_CASE("async proxy: a 302 stays a 302 and its headers come back") {
+    Upstream upstream;
+    LoopThread loop(fast_options());
+    auto result = loop.call(Endpoint{"127.0.0.1", upstream.port}, "GET", "/redirect", "");
+    REQUIRE(result);
+    REQUIRE(result->outcome == ProxyOutcome::kOk);
+    CHECK(result->status == 302);
+    bool has_location = false;
+    for (const auto& [name, value] : result->headers)
+        if (name == "Location" && value == "/elsewhere") has_location = true;
+    CHECK(has_location);
+}
+
+TEST_CASE("async proxy: too slow is kTimeout, too large kTooLarge, past the budget kOverBudget") {
+    Upstream upstream;
+    const Endpoint endpoint{"127.0.0.1", upstream.port};
+    {
+        ProxyOptions options = fast_options();
+        options.timeout = 300ms;
+        options.max_response_bytes = 1024;
+        LoopThread loop(options);
+        const auto started = std::chrono::steady_clock::now();
+        auto slow = loop.call(endpoint, "GET", "/slow", "");
+        REQUIRE(slow);
+        CHECK(slow->outcome == ProxyOutcome::kTimeout);
+        CHECK(std::chrono::steady_clock::now() - started < 650ms);
+        auto big = loop.call(endpoint, "GET", "/big", "");
+        REQUIRE(big);
+        CHECK(big->outcome == ProxyOutcome::kTooLarge);
+        CHECK(big->body.empty());
+    }
+    faas::MemoryBudget budget(2048);
+    ProxyOptions options = fast_options();
+    options.budget = &budget;
+    LoopThread loop(options);
+    auto over = loop.call(endpoint, "GET", "/big", "");  // 4096 bytes against 2048
+    REQUIRE(over);
+    CHECK(over->outcome == ProxyOutcome::kOverBudget);
+    CHECK(budget.in_use() == 0);  // what it had taken is given back
+    auto small = loop.call(endpoint, "hello");
+    REQUIRE(small);
+    CHECK(small->outcome == ProxyOutcome::kOk);
+    CHECK(small->reservation.bytes() >= 5);  // counted while the answer is held
+    small.reset();
+    CHECK(budget.in_use() == 0);
 }

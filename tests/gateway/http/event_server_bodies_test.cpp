@@ -334,3 +334,49 @@ TEST_CASE("event server: refused heads are answered and the connection ends, uns
     CHECK(client.closed_by_server());
     CHECK(fixture.handler.served.load() == 1);
 }
+
+TEST_CASE("event server: request bodies are paid from the memory budget as they arrive") {
+    faas::MemoryBudget budget(4 << 20);
+    ServerFixture fixture(test_options(), &budget);
+    // A client that declares 3 MiB and sends nothing holds none of the budget...
+    RawClient idle(fixture.port);
+    REQUIRE(idle.connected());
+    REQUIRE(idle.send("POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 3145728\r\n\r\n"));
+    // ...so a 2 MiB upload that does arrive is served, by length and chunked.
+    const std::string body = pattern(2 << 20, 5);
+    for (const std::string& bytes : {raw_post("/echo", body), chunked_post("/echo", body, 65536)}) {
+        RawClient client(fixture.port);
+        REQUIRE(client.connected());
+        std::atomic<bool> sent{false};
+        std::thread sender([&] { sent = client.send(bytes); });
+        auto response = client.read(false, 30s);
+        sender.join();
+        REQUIRE(response.has_value());
+        CHECK(response->status == 200);
+        CHECK(response->body == body);
+    }
+    // Two 3 MiB uploads at once do not fit in 4 MiB: the one that outgrows the budget is 503
+    // and closed, and what it held is given back.
+    const std::string large = pattern(3 << 20, 9);
+    RawClient first(fixture.port);
+    RawClient second(fixture.port);
+    REQUIRE(first.connected());
+    REQUIRE(second.connected());
+    const std::string head =
+        "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: " + std::to_string(large.size()) +
+        "\r\n\r\n";
+    REQUIRE(first.send(head + large.substr(0, 2 << 20)));
+    CHECK(wait_until([&] { return budget.in_use() >= (2u << 20); }, 5s));
+    std::atomic<bool> sent{false};
+    std::thread sender([&] { sent = second.send(head + large); });
+    auto refused = second.read(false, 30s);
+    sender.join();
+    REQUIRE(refused.has_value());
+    CHECK(refused->status == 503);
+    REQUIRE(first.send(large.substr(2 << 20)));
+    auto served = first.read(false, 30s);
+    REQUIRE(served.has_value());
+    CHECK(served->status == 200);
+    CHECK(served->body == large);
+    CHECK(wait_until([&] { return budget.in_use() == 0; }, 5s));
+}

@@ -220,7 +220,9 @@ inline ServerOptions short_timeouts() {
 
 // A running EventServer on 127.0.0.1 with its handler; stopped and joined on destruction.
 struct ServerFixture {
-    explicit ServerFixture(ServerOptions options = test_options()) : server(options, handler) {
+    explicit ServerFixture(ServerOptions options = test_options(),
+                           faas::MemoryBudget* budget = nullptr)
+        : server(options, handler, budget) {
         handler.attach(server);
         port = server.bind("127.0.0.1", 0, 1024);
         REQUIRE(port > 0);

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "provider/local/health_probe.h"
+#include "provider/local/replica_process.h"
 #include "support/process.h"
 #include "support/wait.h"
 
@@ -188,4 +189,13 @@ TEST_CASE("a status reports faas_function among the labels, the stored deploymen
     CHECK(file["deployment"]["labels"] == json({{"com.openfaas.scale.min", "0"}}));
     std::ifstream stored_bare(state.path() + "/functions/bare.json");
     CHECK_FALSE(json::parse(stored_bare)["deployment"].contains("labels"));
+}
+
+TEST_CASE("the watchdog's port announcement is parsed only from its own line") {
+    using faas::gateway::announced_port;
+    CHECK(announced_port("2026/11/21 10:30:51 Listening on port: 34567") == 34567);
+    CHECK(announced_port("Listening on port: 80") == 80);
+    CHECK_FALSE(announced_port("2026/11/21 10:30:51 stderr: Listening on port: 1"));
+    CHECK_FALSE(announced_port("2026/11/21 10:30:51 Listening on port: 99999"));
+    CHECK_FALSE(announced_port("2026/11/21 10:30:51 Metrics listening on port: 8081"));
 }
