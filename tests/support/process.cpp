@@ -199,12 +199,7 @@ std::vector<pid_t> processes_matching(const std::string& needle) {
 }
 
 long rss_kib(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-    }
-    return -1;
+    return proc_status_kib(pid, "VmRSS");
 }
 
 int zombie_children(pid_t pid) {
@@ -212,6 +207,14 @@ int zombie_children(pid_t pid) {
     for (auto& [child, info] : all_processes())
         if (info.ppid == pid && info.state == 'Z') ++count;
     return count;
+}
+
+long proc_status_kib(pid_t pid, const std::string& field) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+    return -1;
 }
 
 }  // namespace faas::test

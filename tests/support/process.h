@@ -20,6 +20,9 @@ inline constexpr bool kAddressSanitizer = true;
 inline constexpr bool kAddressSanitizer = false;
 #endif
 
+/// A figure from /proc/<pid>/status in KiB ("VmRSS", "VmHWM"); -1 when it cannot be read.
+long proc_status_kib(pid_t pid, const std::string& field);
+
 class TestProcess {
   public:
     /// Starts `argv` with exactly `env` as its environment (plus PATH, TMPDIR and the

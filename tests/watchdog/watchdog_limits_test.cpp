@@ -14,6 +14,7 @@
 #include "support/raw_http.h"
 #include "watchdog_fixture.h"
 
+using faas::test::proc_status_kib;
 using faas::test::TestProcess;
 using faas::test::Watchdog;
 using Env = std::map<std::string, std::string>;
@@ -31,15 +32,6 @@ std::string python_post(int port, std::size_t size) {
     auto code = python.wait_exit(60s);
     CHECK_MESSAGE(code == 0, python.output());
     return python.output();
-}
-
-// A peak from /proc/<pid>/status ("VmHWM"), in KiB.
-long status_kib(pid_t pid, const std::string& field) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
-    return -1;
 }
 
 // Whether a TCP connection to `address`:`port` is accepted.
@@ -174,7 +166,7 @@ TEST_CASE("32 calls whose output overflows at once keep RSS under max_buffered_b
         });
     }
     for (auto& call : calls) call.join();
-    long peak = status_kib(wd.process->pid(), "VmHWM");
+    long peak = proc_status_kib(wd.process->pid(), "VmHWM");
     bool released = faas::test::wait_until(
         [&] { return faas::test::rss_kib(wd.process->pid()) - idle < 24 * 1024; }, 10s);
     long after = faas::test::rss_kib(wd.process->pid());

@@ -12,19 +12,6 @@
 using namespace faas::test;
 using namespace std::chrono_literals;
 
-namespace {
-
-// A figure from /proc/<pid>/status, in KiB (VmRSS, VmHWM).
-long status_kib(pid_t pid, const std::string& field) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
-    return -1;
-}
-
-}  // namespace
-
 TEST_CASE("eight concurrent 64 MiB answers keep the gateway under its buffer budget") {
     constexpr long kBudgetMiB = 160;
     GatewayFixture gateway({{"max_buffered_bytes", std::to_string(kBudgetMiB) + "Mi"}});
@@ -34,7 +21,7 @@ TEST_CASE("eight concurrent 64 MiB answers keep the gateway under its buffer bud
         {{"envVars",
           {{"max_response_bytes", "80Mi"}, {"max_inflight", "0"}, {"exec_timeout", "60s"}}}});
     const pid_t pid = gateway.process().pid();
-    const long idle_kib = status_kib(pid, "VmRSS");
+    const long idle_kib = proc_status_kib(pid, "VmRSS");
     REQUIRE(idle_kib > 0);
 
     std::vector<std::future<int>> calls;
@@ -53,7 +40,7 @@ TEST_CASE("eight concurrent 64 MiB answers keep the gateway under its buffer bud
         ok += status == 200;
         busy += status == 503;
     }
-    const long peak_kib = status_kib(pid, "VmHWM");
+    const long peak_kib = proc_status_kib(pid, "VmHWM");
     MESSAGE("idle RSS " << idle_kib / 1024 << " MiB, peak " << peak_kib / 1024 << " MiB, " << ok
                         << " answered, " << busy << " refused 503");
     CHECK(ok >= 2);  // two 64 MiB answers fit in 160 MiB at once
