@@ -50,7 +50,7 @@ Resolution EndpointCache::resolve(const std::string& name) {
 void EndpointCache::remember(const std::string& name, const std::string& service_id) {
     {
         std::unique_lock lock(cache_mutex_);
-        cache_[name] = Cached{service_id, {}};
+        cache_[name] = Cached{service_id, {}, std::chrono::steady_clock::now()};
     }
     request_refresh();
 }
@@ -69,6 +69,7 @@ std::size_t EndpointCache::size() const {
 }
 
 void EndpointCache::refresh_now() {
+    const auto started = std::chrono::steady_clock::now();
     auto services = function_services(docker_);
     auto tasks = running_tasks(docker_, "");
     const std::string network = network_.known();
@@ -91,6 +92,11 @@ void EndpointCache::refresh_now() {
         std::sort(cached.ready.begin(), cached.ready.end(),
                   [](const Endpoint& a, const Endpoint& b) { return a.host < b.host; });
     std::unique_lock lock(cache_mutex_);
+    // A function deployed while the lists were read is not in them yet: dropping it would turn
+    // its first calls into 404s instead of 503s until the next refresh.
+    for (auto& [name, cached] : cache_)
+        if (cached.remembered >= started && fresh.find(name) == fresh.end())
+            fresh.emplace(name, std::move(cached));
     cache_ = std::move(fresh);
 }
 

@@ -55,6 +55,8 @@ class EndpointCache {
     struct Cached {
         std::string service_id;
         std::vector<Endpoint> ready;
+        /// When deploy() made it known; a refresh that began before then keeps it.
+        std::chrono::steady_clock::time_point remembered{};
     };
     void refresher();
 
