@@ -140,6 +140,8 @@ class RawClient {
         return ::poll(&entry, 1, static_cast<int>(period.count())) == 0;
     }
     const std::string& unread() const { return buffer_; }
+    /// The server has ended the connection (EOF or reset), whatever was left unread.
+    bool ended() const { return eof_; }
 
   private:
     bool read_line(std::string& line, Clock::time_point deadline) {
