@@ -2,12 +2,11 @@
 // with large bodies at once: past the budget a call is 503, never an unbounded RSS.
 #include <doctest/doctest.h>
 
-#include <fstream>
 #include <future>
-#include <sstream>
 #include <vector>
 
 #include "integration/gateway_fixture.h"
+#include "support/process.h"
 
 using namespace faas::test;
 using namespace std::chrono_literals;
@@ -44,6 +43,8 @@ TEST_CASE("eight concurrent 64 MiB answers keep the gateway under its buffer bud
     MESSAGE("idle RSS " << idle_kib / 1024 << " MiB, peak " << peak_kib / 1024 << " MiB, " << ok
                         << " answered, " << busy << " refused 503");
     CHECK(ok >= 2);  // two 64 MiB answers fit in 160 MiB at once
-    // The budget, plus what the gateway needs without it (and allocator slack).
-    CHECK(peak_kib < idle_kib + (kBudgetMiB + 64) * 1024);
+    // The budget, plus what the gateway needs without it (and allocator slack). ASan keeps
+    // freed blocks in its quarantine (256 MiB by default), so its peak says less.
+    const long slack_mib = faas::test::kAddressSanitizer ? 256 : 64;
+    CHECK(peak_kib < idle_kib + (kBudgetMiB + slack_mib) * 1024);
 }
