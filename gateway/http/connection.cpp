@@ -508,7 +508,12 @@ void Connection::pump_stream() {
         stream_ended_ = true;
         if (stream_chunked_) out_body_.append("0\r\n\r\n");
     }
-    if (out_.empty() && out_body_.empty()) return;
+    if (out_.empty() && out_body_.empty()) {
+        // The end came on its own, after the last data went out: to an HTTP/1.0 client (no last
+        // chunk to send) the answer ends here, with the close.
+        if (stream_ended_) finish_response();
+        return;
+    }
     deadline_ = Clock::now() + options_.write_timeout;
     flush();
 }

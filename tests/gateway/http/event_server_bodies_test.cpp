@@ -206,6 +206,14 @@ TEST_CASE("event server: HTTP/1.0 closes unless it asks for keep-alive") {
         CHECK(response->header("Connection") == "close");
         CHECK(response->body == pattern(100000, 5));
     }
+    {  // the end of the stream arrives after its last data has gone out: still the close
+        RawClient client(fixture.port);
+        REQUIRE(client.connected());
+        REQUIRE(client.send("GET /stream?n=1000&piece=1000&end_ms=200 HTTP/1.0\r\n\r\n"));
+        auto response = client.read(false, 5s);
+        REQUIRE(response.has_value());
+        CHECK(response->body == pattern(1000, 5));
+    }
 }
 
 TEST_CASE("event server: a body over max_body_bytes is answered 413 before it is read") {

@@ -107,7 +107,8 @@ inline std::size_t query_number(std::string_view target, std::string_view key) {
 // The path picks the behaviour:
 //   /later?ms=N     answered from another thread through loop.post after N ms
 //   /worker         answered by respond_from_worker
-//   /stream?n=N&piece=P   a worker streams N bytes of pattern(N) in pieces of P
+//   /stream?n=N&piece=P   a worker streams N bytes of pattern(N) in pieces of P (&end_ms=M:
+//                         and ends the stream M ms after its last write)
 //   /204, /304, /close, /info, /big?n=N, /head-length
 //   anything else   answered at once with the request body (or "served <target>")
 class TestHandler final : public RequestHandler {
@@ -168,10 +169,13 @@ class TestHandler final : public RequestHandler {
         } else if (path == "/stream") {
             const std::size_t total = query_number(target, "n");
             const std::size_t piece = std::max<std::size_t>(1, query_number(target, "piece"));
-            exchange.respond_from_worker([this, total, piece] {
+            // end_ms: the worker ends the stream this long after its last write, so the end
+            // reaches the loop on its own.
+            const auto end_delay = std::chrono::milliseconds(query_number(target, "end_ms"));
+            exchange.respond_from_worker([this, total, piece, end_delay] {
                 gateway::Response streamed;
                 streamed.headers.emplace_back("X-Served-By", "stream");
-                streamed.stream = [this, total, piece](gateway::BodyWriter& writer) {
+                streamed.stream = [this, total, piece, end_delay](gateway::BodyWriter& writer) {
                     PatternStream body(5);  // pattern(total, 5), made as it is sent
                     for (std::size_t at = 0; at < total; at += piece) {
                         if (!writer.write(body.next(std::min(piece, total - at)))) {
@@ -180,6 +184,7 @@ class TestHandler final : public RequestHandler {
                         }
                         stream_written += std::min(piece, total - at);
                     }
+                    std::this_thread::sleep_for(end_delay);  // the delay is what is tested
                     ++stream_done;
                 };
                 return streamed;
