@@ -9,7 +9,7 @@ packages=(
   g++ cmake ninja-build pkg-config git clang-format
   # libraries, all from Debian (DESIGN.md)
   libcpp-httplib-dev libcurl4-openssl-dev prometheus-cpp-dev nlohmann-json3-dev
-  libboost-dev libboost-filesystem-dev doctest-dev
+  libboost-dev libboost-filesystem-dev doctest-dev libyaml-cpp-dev
   # tests and benchmarks
   curl procps wrk nginx-light
 )

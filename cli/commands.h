@@ -1,0 +1,48 @@
+// Every command's entry point. The table that names them, their flags and help is in app.cpp;
+// each is implemented in commands/<group>_commands.cpp.
+#pragma once
+
+#include "args.h"
+#include "context.h"
+
+namespace faas::cli {
+
+using CommandFn = int (*)(Context&, const ParsedArgs&);
+
+// commands/template_commands.cpp: handlers from templates
+int run_new(Context& ctx, const ParsedArgs& args);
+int run_template_list(Context& ctx, const ParsedArgs& args);
+int run_template_pull(Context& ctx, const ParsedArgs& args);
+
+// commands/build_commands.cpp: images
+int run_build(Context& ctx, const ParsedArgs& args);
+int run_push(Context& ctx, const ParsedArgs& args);
+int run_up(Context& ctx, const ParsedArgs& args);
+
+// commands/deploy_commands.cpp: deployments
+int run_deploy(Context& ctx, const ParsedArgs& args);
+int run_ready(Context& ctx, const ParsedArgs& args);
+int run_remove(Context& ctx, const ParsedArgs& args);
+int run_scale(Context& ctx, const ParsedArgs& args);
+/// Deploys the selected functions of `stack` and (unless --no-wait) waits until they are ready.
+int deploy_stack(Context& ctx, const ParsedArgs& args, const Stack& stack);
+
+// commands/function_commands.cpp: calling and watching functions
+int run_invoke(Context& ctx, const ParsedArgs& args);
+int run_list(Context& ctx, const ParsedArgs& args);
+int run_describe(Context& ctx, const ParsedArgs& args);
+int run_logs(Context& ctx, const ParsedArgs& args);
+
+// commands/secret_commands.cpp
+int run_secret_create(Context& ctx, const ParsedArgs& args);
+int run_secret_update(Context& ctx, const ParsedArgs& args);
+int run_secret_list(Context& ctx, const ParsedArgs& args);
+int run_secret_remove(Context& ctx, const ParsedArgs& args);
+
+// commands/account_commands.cpp: the gateway itself
+int run_login(Context& ctx, const ParsedArgs& args);
+int run_logout(Context& ctx, const ParsedArgs& args);
+int run_namespace_list(Context& ctx, const ParsedArgs& args);
+int run_version(Context& ctx, const ParsedArgs& args);
+
+}  // namespace faas::cli
