@@ -3,12 +3,16 @@
 #
 #   1. install and start Docker if needed (scripts/install-docker.sh)
 #   2. build every image (scripts/build-images.sh) and the local stand-ins for the official
-#      Prometheus and Alertmanager images (monitor/images/, same names and tags as stack.yml)
-#   3. `docker swarm init --advertise-addr 127.0.0.1` unless this node is in a swarm already
-#   4. create the basic-auth secrets and `docker stack deploy -c stack.yml func`
-#   5. wait, with a deadline, for the gateway, every sample function and Prometheus
-#   6. build and run the e2e tests (`ctest -L e2e`) against it
-#   7. remove the stack and the secrets, and leave the swarm if step 3 created it
+#      Prometheus, Alertmanager and registry images (monitor/images/, registry/; same names and
+#      tags as the stack files)
+#   3. build the `faas` CLI and, in the background, every template's starter function with it
+#      (`faas build --parallel 2`), so the tests' builds find Docker's layer cache warm
+#   4. `docker swarm init --advertise-addr 127.0.0.1` unless this node is in a swarm already
+#   5. deploy the registry (registry/registry.stack.yml, on 127.0.0.1:5000), create the
+#      basic-auth secrets and `docker stack deploy -c stack.yml func`
+#   6. wait, with a deadline, for the registry, the gateway, every sample function and Prometheus
+#   7. build and run the e2e tests (`ctest -L e2e`) against it
+#   8. remove the stacks and the secrets, and leave the swarm if step 4 created it
 #
 # Usage: scripts/e2e.sh [ctest arguments...]     e.g. scripts/e2e.sh -R secret
 #        scripts/e2e.sh down      removes what a KEEP_STACK=1 run left (stack, secrets, test
@@ -24,6 +28,7 @@ readonly REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly BUILD_DIR=${BUILD_DIR:-$REPO/build/e2e}
 readonly STACK=${STACK:-func}
 readonly READY_TIMEOUT=${READY_TIMEOUT:-240}
+readonly REGISTRY_STACK=${REGISTRY_STACK:-${STACK}-registry}
 readonly LOG_DIR=$REPO/build/docker
 export DOCKER_BUILDKIT=0
 
@@ -34,6 +39,9 @@ swarm_inited_here=0
 stack_deployed=0
 cleanup() {
   local status=$?
+  if [[ -n ${warm_pid:-} ]] && kill -0 "$warm_pid" 2>/dev/null; then
+    kill -- "-$warm_pid" 2>/dev/null || kill "$warm_pid" 2>/dev/null || true
+  fi
   if [[ ${KEEP_STACK:-0} == 1 ]]; then
     # For tests/bench/swarm_bench.sh and for poking at the stack by hand.
     if [[ -n ${password:-} ]]; then
@@ -51,7 +59,7 @@ cleanup() {
     for service in $(docker service ls --filter label=function=true --format '{{.Name}}' 2>/dev/null); do
       case $service in e2e-* | bench-*) docker service rm "$service" >/dev/null 2>&1 || true ;; esac
     done
-    docker stack rm "$STACK" >/dev/null 2>&1 || true
+    docker stack rm "$STACK" "$REGISTRY_STACK" >/dev/null 2>&1 || true
     # Its containers and network go asynchronously; secrets can go once they have.
     for _ in $(seq 1 60); do
       [[ -z $(docker ps -q --filter "label=com.docker.stack.namespace=$STACK") ]] &&
@@ -83,15 +91,43 @@ docker info >/dev/null 2>&1 || die "docker does not answer"
 say "building images"
 SKIP_DOCKER_INSTALL=1 "$REPO/scripts/build-images.sh"
 mkdir -p "$LOG_DIR"
-for standin in prometheus:prom/prometheus:v2.42.0 alertmanager:prom/alertmanager:v0.25.0; do
+for standin in monitor/images/prometheus:prom/prometheus:v2.42.0 \
+  monitor/images/alertmanager:prom/alertmanager:v0.25.0 registry:registry:2; do
   dir=${standin%%:*} image=${standin#*:}
   t0=$SECONDS
   printf '[e2e] %-28s ' "$image"
-  docker build --pull=false --force-rm -t "$image" "$REPO/monitor/images/$dir" \
-    >"$LOG_DIR/standin-$dir.log" 2>&1 </dev/null ||
-    { echo FAILED; tail -n 30 "$LOG_DIR/standin-$dir.log" >&2; die "building $image failed"; }
+  docker build --pull=false --force-rm -t "$image" "$REPO/$dir" \
+    >"$LOG_DIR/standin-${dir##*/}.log" 2>&1 </dev/null ||
+    { echo FAILED; tail -n 30 "$LOG_DIR/standin-${dir##*/}.log" >&2; die "building $image failed"; }
   printf 'built %4ss  (local stand-in for the official image)\n' "$((SECONDS - t0))"
 done
+
+say "building the faas CLI in $BUILD_DIR"
+cmake -S "$REPO" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Debug >"$LOG_DIR/e2e-cmake.log" 2>&1 ||
+  { tail -n 30 "$LOG_DIR/e2e-cmake.log" >&2; die "cmake configure failed"; }
+cmake --build "$BUILD_DIR" --target faas -j2 >"$LOG_DIR/e2e-build.log" 2>&1 ||
+  { tail -n 30 "$LOG_DIR/e2e-build.log" >&2; die "building the faas CLI failed"; }
+
+# Every template's starter, built once with the CLI while the stacks start: the tests build
+# the same Dockerfiles and files, so theirs reuse these layers and only the handler edits build.
+warm_dir=$(mktemp -d /tmp/faas-e2e-warm.XXXXXX)
+warm_log=$LOG_DIR/templates-warm.log
+(
+  cd "$warm_dir"
+  stack=""
+  for dir in "$REPO"/templates/*/; do
+    lang=$(basename "$dir")
+    [[ -f $dir/template.yml ]] || continue
+    if [[ -z $stack ]]; then
+      "$BUILD_DIR/bin/faas" new "warm-$lang" --lang "$lang" --quiet && stack=warm-$lang.yml
+    else
+      "$BUILD_DIR/bin/faas" new "warm-$lang" --lang "$lang" --quiet --append "$stack"
+    fi
+  done
+  "$BUILD_DIR/bin/faas" build -f "$stack" --parallel 2
+) >"$warm_log" 2>&1 </dev/null &
+warm_pid=$!
+warm_start=$SECONDS
 
 if [[ $(docker info --format '{{.Swarm.LocalNodeState}}') != active ]]; then
   say "docker swarm init --advertise-addr 127.0.0.1"
@@ -107,6 +143,11 @@ docker secret rm basic-auth-user basic-auth-password >/dev/null 2>&1 || true
 printf admin | docker secret create basic-auth-user - >/dev/null
 printf '%s' "$password" | docker secret create basic-auth-password - >/dev/null
 
+say "docker stack deploy -c registry/registry.stack.yml $REGISTRY_STACK"
+stack_deployed=1
+(cd "$REPO" && docker stack deploy --resolve-image never -c registry/registry.stack.yml "$REGISTRY_STACK") \
+  >"$LOG_DIR/registry-deploy.log" 2>&1 || { cat "$LOG_DIR/registry-deploy.log" >&2; die "registry deploy failed"; }
+
 say "docker stack deploy -c stack.yml $STACK"
 stack_deployed=1
 deploy_start=$SECONDS
@@ -117,6 +158,7 @@ deploy_start=$SECONDS
 # means the gateway has its replicas' addresses, not only Docker).
 ready() {
   curl -fsS -m 3 http://127.0.0.1:9090/-/ready >/dev/null 2>&1 || return 1
+  curl -fsS -m 3 http://127.0.0.1:5000/v2/ >/dev/null 2>&1 || return 1
   local name
   for name in catservice echoit wordcount env base64 sleep; do
     curl -fsS -m 5 -o /dev/null -d 0 "http://127.0.0.1:8080/function/$name" 2>/dev/null || return 1
@@ -134,10 +176,17 @@ done
 say "stack ready $((SECONDS - deploy_start))s after deploy"
 
 say "building the e2e tests in $BUILD_DIR"
-cmake -S "$REPO" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Debug >"$LOG_DIR/e2e-cmake.log" 2>&1 ||
-  { tail -n 30 "$LOG_DIR/e2e-cmake.log" >&2; die "cmake configure failed"; }
-cmake --build "$BUILD_DIR" --target gateway_e2e_test -j2 >"$LOG_DIR/e2e-build.log" 2>&1 ||
+cmake --build "$BUILD_DIR" --target gateway_e2e_test -j2 >>"$LOG_DIR/e2e-build.log" 2>&1 ||
   { tail -n 30 "$LOG_DIR/e2e-build.log" >&2; die "building the e2e tests failed"; }
+
+say "waiting for the template builds (log: $warm_log)"
+if ! wait "$warm_pid"; then
+  tail -n 40 "$warm_log" >&2
+  die "building the templates' starter functions failed"
+fi
+rm -rf "$warm_dir"
+grep -E '^\[[a-z0-9-]+\] (built|FAILED)' "$warm_log" | sed 's/^/[e2e] /' || true
+say "template builds done $((SECONDS - warm_start))s after they started"
 
 say "running ctest -L e2e"
 export FAAS_E2E_REQUIRED=1 FAAS_E2E_USER=admin FAAS_E2E_PASSWORD=$password FAAS_E2E_STACK=$STACK
