@@ -9,6 +9,17 @@
 namespace faas::gateway::swarm {
 
 using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+/// One order for a function's replicas, whichever list they came from.
+void sort_endpoints(std::vector<Endpoint>& endpoints) {
+    std::sort(endpoints.begin(), endpoints.end(),
+              [](const Endpoint& a, const Endpoint& b) { return a.host < b.host; });
+}
+
+}  // namespace
 
 EndpointCache::EndpointCache(const DockerClient& docker, FunctionsNetwork& network,
                              EndpointCacheOptions options)
@@ -55,6 +66,20 @@ void EndpointCache::remember(const std::string& name, const std::string& service
     request_refresh();
 }
 
+void EndpointCache::observe(const std::string& name, const std::string& service_id,
+                            const std::vector<json>& tasks) {
+    const std::string network = network_.known();
+    Cached observed{service_id, {}, {}};
+    for (const auto& task : tasks) {
+        if (task.value("ServiceID", "") != service_id || !task_ready(task)) continue;
+        if (auto address = task_address(task, network))
+            observed.ready.push_back(Endpoint{*address, kWatchdogPort});
+    }
+    sort_endpoints(observed.ready);
+    std::unique_lock lock(cache_mutex_);
+    cache_[name] = std::move(observed);
+}
+
 void EndpointCache::forget(const std::string& name) {
     {
         std::unique_lock lock(cache_mutex_);
@@ -88,9 +113,7 @@ void EndpointCache::refresh_now() {
         if (auto address = task_address(task, network))
             fresh[owner->second].ready.push_back(Endpoint{*address, kWatchdogPort});
     }
-    for (auto& [name, cached] : fresh)
-        std::sort(cached.ready.begin(), cached.ready.end(),
-                  [](const Endpoint& a, const Endpoint& b) { return a.host < b.host; });
+    for (auto& [name, cached] : fresh) sort_endpoints(cached.ready);
     std::unique_lock lock(cache_mutex_);
     // A function deployed while the lists were read is not in them yet: dropping it would turn
     // its first calls into 404s instead of 503s until the next refresh.

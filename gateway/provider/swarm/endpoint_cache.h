@@ -48,6 +48,10 @@ class EndpointCache {
     void request_refresh();
     /// A function deployed moments ago: known (a call gets 503, not 404) before its tasks run.
     void remember(const std::string& name, const std::string& service_id);
+    /// Takes a function's ready addresses from a task list just read for its status, so that a
+    /// function the API reports available is one that calls reach, not one second later.
+    void observe(const std::string& name, const std::string& service_id,
+                 const std::vector<nlohmann::json>& tasks);
     void forget(const std::string& name);
     std::size_t size() const;
 

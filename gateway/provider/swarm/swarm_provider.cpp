@@ -125,7 +125,10 @@ std::vector<FunctionRecord> SwarmProvider::list() {
 std::optional<FunctionRecord> SwarmProvider::get(const std::string& name) {
     auto service = find_service(name);
     if (!service) return std::nullopt;
-    return record_of(*service, name, swarm::running_tasks(docker_, service->value("ID", "")));
+    const std::string id = service->value("ID", "");
+    auto tasks = swarm::running_tasks(docker_, id);
+    cache_.observe(name, id, tasks);  // what this status reports available, calls reach
+    return record_of(*service, name, tasks);
 }
 
 std::map<std::string, std::string> SwarmProvider::secret_ids(

@@ -95,6 +95,29 @@ TEST_CASE("resolve serves cached task IPs and keeps them while dockerd is down")
     REQUIRE(faas::test::wait_until([&] { return provider.list().size() == 1; }, 5s));
 }
 
+TEST_CASE("a replica that a status read reports available is routed at once") {
+    std::atomic<bool> third_ready{false};
+    FakeEngine engine([&](const FakeRequest& request) {
+        auto answer = one_function(request);
+        if (third_ready && request.target.find("/tasks?") != std::string::npos) {
+            const std::string starting = R"("State":"starting")";
+            answer.second.replace(answer.second.find(starting), starting.size(),
+                                  R"("State":"running")");
+        }
+        return answer;
+    });
+    auto options = options_for(engine.path());
+    options.refresh_interval = 1h;  // after the first refresh, only status reads update routes
+    options.min_refresh_gap = 1h;
+    SwarmProvider provider(options);
+    REQUIRE(faas::test::wait_until([&] { return provider.resolve("echo").ready.size() == 2; }, 5s));
+    third_ready = true;
+    auto status = provider.get("echo");
+    REQUIRE(status);
+    CHECK(status->available_replicas == 3);
+    CHECK(provider.resolve("echo").ready.size() == 3);
+}
+
 TEST_CASE("a slow engine makes admin calls fail within the deadline") {
     FakeEngine engine(one_function);
     SwarmProvider provider(options_for(engine.path()));
