@@ -17,40 +17,30 @@
 #include "app.h"
 #include "cli_error.h"
 #include "subprocess.h"
+#include "support/files.h"
 #include "support/process.h"
 
 using namespace faas;
 using namespace faas::cli;
 namespace fs = std::filesystem;
+using faas::test::read_text;
+using faas::test::write_text;
 
 namespace {
-
-void put(const fs::path& file, const std::string& text) {
-    if (!file.parent_path().empty()) fs::create_directories(file.parent_path());
-    std::ofstream out(file, std::ios::binary);
-    out << text;
-}
-
-std::string get(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
 
 /// Every file under `dir` with its content, by relative path.
 std::map<std::string, std::string> tree(const fs::path& dir) {
     std::map<std::string, std::string> files;
     for (const auto& entry : fs::recursive_directory_iterator(dir)) {
         if (entry.is_regular_file())
-            files[fs::relative(entry.path(), dir).string()] = get(entry.path());
+            files[fs::relative(entry.path(), dir).string()] = read_text(entry.path());
     }
     return files;
 }
 
 /// A stack in `dir` with function `fn` of `lang`, handler ./fn.
 Stack stack_in(const fs::path& dir, const std::string& yaml) {
-    put(dir / "stack.yml", yaml);
+    write_text(dir / "stack.yml", yaml);
     return load_stack(dir / "stack.yml", MapEnv());
 }
 
@@ -87,7 +77,8 @@ class ChangeDir {
 /// A `docker` stand-in: `info` fails when FAKE_DOCKER_DOWN is set; `build` prints its arguments
 /// and the builder it was asked for, and fails for an image containing "broken"; `push` echoes.
 void install_fake_docker(const fs::path& bin) {
-    put(bin / "docker",
+    write_text(
+        bin / "docker",
         "#!/bin/sh\n"
         "case \"$1\" in\n"
         "  info)\n"
@@ -130,16 +121,18 @@ const char* kTwoFunctions =
 
 /// A project: template/mylang (with a build option) and handlers hello/ and other/.
 void make_project(const fs::path& dir) {
-    put(dir / "template" / "mylang" / "template.yml",
+    write_text(
+        dir / "template" / "mylang" / "template.yml",
         "language: mylang\nfprocess: cat\nbuild_options:\n  - name: dev\n    packages: [gcc, "
         "make]\n");
-    put(dir / "template" / "mylang" / "Dockerfile", "FROM scratch\nCOPY function/ /home/app/\n");
-    put(dir / "template" / "mylang" / "index.sh", "#!/bin/sh\n");
-    put(dir / "template" / "mylang" / "function" / "handler.sh", "template placeholder\n");
-    put(dir / "template" / "mylang" / "function" / "only-in-template.txt", "stale\n");
-    put(dir / "hello" / "handler.sh", "echo hello\n");
-    put(dir / "hello" / "lib" / "util.sh", "util\n");
-    put(dir / "other" / "handler.sh", "echo other\n");
+    write_text(dir / "template" / "mylang" / "Dockerfile",
+               "FROM scratch\nCOPY function/ /home/app/\n");
+    write_text(dir / "template" / "mylang" / "index.sh", "#!/bin/sh\n");
+    write_text(dir / "template" / "mylang" / "function" / "handler.sh", "template placeholder\n");
+    write_text(dir / "template" / "mylang" / "function" / "only-in-template.txt", "stale\n");
+    write_text(dir / "hello" / "handler.sh", "echo hello\n");
+    write_text(dir / "hello" / "lib" / "util.sh", "util\n");
+    write_text(dir / "other" / "handler.sh", "echo other\n");
 }
 
 }  // namespace
@@ -218,7 +211,7 @@ TEST_CASE("shrinkwrap writes build/<fn>/: the template with the handler in its h
     const fs::path context = shrinkwrap(stack, stack.functions[0], tmpl);
     CHECK(context == root / "build" / "hello");
     CHECK(tree(context) == std::map<std::string, std::string>{
-                               {"template.yml", get(root / "template/mylang/template.yml")},
+                               {"template.yml", read_text(root / "template/mylang/template.yml")},
                                {"Dockerfile", "FROM scratch\nCOPY function/ /home/app/\n"},
                                {"index.sh", "#!/bin/sh\n"},
                                {"function/handler.sh", "echo hello\n"},
@@ -229,7 +222,7 @@ TEST_CASE("shrinkwrap writes build/<fn>/: the template with the handler in its h
     shrinkwrap(stack, stack.functions[0], tmpl);
     CHECK_FALSE(fs::exists(context / "function" / "lib"));
     // The template itself is untouched.
-    CHECK(get(root / "template/mylang/function/handler.sh") == "template placeholder\n");
+    CHECK(read_text(root / "template/mylang/function/handler.sh") == "template placeholder\n");
 }
 
 TEST_CASE("shrinkwrap of a handler that is the stack's own folder leaves build/ out") {
@@ -257,7 +250,7 @@ TEST_CASE("a missing handler folder is an error naming it and the function") {
                          doctest::Contains("handler folder ./x for function gone not found"),
                          CliError);
     CHECK_FALSE(fs::exists(root / "build" / "gone"));
-    put(root / "x", "a file\n");
+    write_text(root / "x", "a file\n");
     CHECK_THROWS_WITH_AS(handler_path(stack, stack.functions[0]),
                          "handler ./x for function gone is a file, not a folder", CliError);
 }
@@ -266,7 +259,7 @@ TEST_CASE("plan_build: template, context and args, and for dockerfile the handle
     test::TempDir dir;
     const fs::path root(dir.path());
     make_project(root);
-    put(root / "custom" / "Dockerfile", "FROM scratch\n");
+    write_text(root / "custom" / "Dockerfile", "FROM scratch\n");
     const Stack stack =
         stack_in(root,
                  "functions:\n  hello:\n    lang: mylang\n    handler: ./hello\n    image: h\n"
@@ -434,7 +427,7 @@ TEST_CASE("faas build --shrinkwrap writes the contexts and stops, and says skip_
     test::TempDir dir;
     const fs::path root(dir.path());
     make_project(root);
-    put(root / "stack.yml", kTwoFunctions);
+    write_text(root / "stack.yml", kTwoFunctions);
     ChangeDir cd(root);
     EnvGuard no_docker("PATH", "/nonexistent");  // Shrinkwrap needs no Docker.
     const auto result = run_cli({"build", "--shrinkwrap"});
@@ -444,8 +437,8 @@ TEST_CASE("faas build --shrinkwrap writes the contexts and stops, and says skip_
           "[hello] build context build/hello (template mylang)\n"
           "[other] build context build/other (template mylang)\n"
           "[fetched] skip_build: true, not built (uses ghcr.io/x/fetched:1)\n");
-    CHECK(get(root / "build" / "hello" / "function" / "handler.sh") == "echo hello\n");
-    CHECK(get(root / "build" / "other" / "function" / "handler.sh") == "echo other\n");
+    CHECK(read_text(root / "build" / "hello" / "function" / "handler.sh") == "echo hello\n");
+    CHECK(read_text(root / "build" / "other" / "function" / "handler.sh") == "echo other\n");
 
     const auto only = run_cli({"build", "--shrinkwrap", "other", "--json"});
     REQUIRE(only.code == 0);
@@ -459,7 +452,7 @@ TEST_CASE("faas build without Docker: one clear error before any build") {
     test::TempDir dir;
     const fs::path root(dir.path());
     make_project(root);
-    put(root / "stack.yml", kTwoFunctions);
+    write_text(root / "stack.yml", kTwoFunctions);
     ChangeDir cd(root);
     {
         EnvGuard no_docker("PATH", "/nonexistent");
@@ -485,9 +478,9 @@ TEST_CASE("faas build runs docker build per function, prefixed, in parallel, nam
     test::TempDir dir;
     const fs::path root(dir.path());
     make_project(root);
-    put(root / "stack.yml",
-        std::string(kTwoFunctions) +
-            "  broken:\n    lang: mylang\n    handler: ./hello\n    image: broken:latest\n");
+    write_text(root / "stack.yml",
+               std::string(kTwoFunctions) +
+                   "  broken:\n    lang: mylang\n    handler: ./hello\n    image: broken:latest\n");
     install_fake_docker(root / "bin");
     ChangeDir cd(root);
     EnvGuard fake_docker("PATH", (root / "bin").string() + ":/usr/bin:/bin");
@@ -531,7 +524,7 @@ TEST_CASE("faas push pushes registry images, skips library images and skip_build
     test::TempDir dir;
     const fs::path root(dir.path());
     make_project(root);
-    put(root / "stack.yml", kTwoFunctions);
+    write_text(root / "stack.yml", kTwoFunctions);
     install_fake_docker(root / "bin");
     ChangeDir cd(root);
     EnvGuard fake_docker("PATH", (root / "bin").string() + ":/usr/bin:/bin");
@@ -552,9 +545,9 @@ TEST_CASE("faas up --skip-deploy builds and pushes, and stops at a failed build"
     test::TempDir dir;
     const fs::path root(dir.path());
     make_project(root);
-    put(root / "stack.yml",
-        std::string(kTwoFunctions) +
-            "  broken:\n    lang: mylang\n    handler: ./hello\n    image: broken:latest\n");
+    write_text(root / "stack.yml",
+               std::string(kTwoFunctions) +
+                   "  broken:\n    lang: mylang\n    handler: ./hello\n    image: broken:latest\n");
     install_fake_docker(root / "bin");
     ChangeDir cd(root);
     EnvGuard fake_docker("PATH", (root / "bin").string() + ":/usr/bin:/bin");

@@ -12,26 +12,16 @@
 #include "cli_error.h"
 #include "stack_file.h"
 #include "subprocess.h"
+#include "support/files.h"
 #include "support/process.h"
 
 using namespace faas;
 using namespace faas::cli;
 namespace fs = std::filesystem;
+using faas::test::read_text;
+using faas::test::write_text;
 
 namespace {
-
-void write_text(const fs::path& file, const std::string& text) {
-    if (!file.parent_path().empty()) fs::create_directories(file.parent_path());
-    std::ofstream out(file, std::ios::binary);
-    out << text;
-}
-
-std::string read_text(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
 
 /// A minimal valid template `lang` under `root`, its template.yml saying `marker` as fprocess.
 void make_template(const fs::path& root, const std::string& lang, const std::string& marker = "cat",
