@@ -220,3 +220,41 @@ TEST_CASE("template dockerfile: new, up, invoke, rolling update, remove") {
 }
 
 }  // namespace faas::e2e
+
+namespace faas::e2e {
+
+// The npm registry is reachable from builds: a node handler with a real dependency from it.
+// A TLS-inspecting proxy's CA, if this machine trusts one, is handed to npm the documented way.
+TEST_CASE("template node: a dependency from package.json is installed from npm at build time") {
+    auto stack = stack_or_skip();
+    if (!stack) return;
+    const std::string name = "e2e-tmpl-node-deps";
+    const fs::path work = fs::temp_directory_path() / "faas-e2e-template-node-deps";
+    fs::remove_all(work);
+    fs::create_directories(work);
+    remove_function(*stack, name);
+    Cli cli(*stack, work);
+    REQUIRE(cli("login --username " + quote(stack->user) + " --password-stdin", stack->password)
+                .first == 0);
+    auto created = cli("new " + name + " --lang node --prefix 127.0.0.1:5000 --quiet");
+    REQUIRE_MESSAGE(created.first == 0, created.second);
+    std::ofstream(work / name / "package.json", std::ios::trunc)
+        << R"({"name": "function", "version": "1.0.0", "main": "handler.js", "private": true,)"
+        << R"( "scripts": {"test": "node --test"}, "dependencies": {"ms": "^2.1.3"}})" << '\n';
+    std::ofstream(work / name / "handler.js", std::ios::trunc)
+        << "'use strict';\nconst ms = require('ms');\n"
+           "module.exports = async (event, context) => `Two minutes are ${ms('2m')} ms`;\n";
+    fs::remove(work / name / "handler.test.js");  // the starter's test checks the greeting
+    auto up = cli("up -f " + name +
+                  ".yml --timeout 180s --build-arg EXTRA_CA_CERTS=\"$(cat "
+                  "/usr/local/share/ca-certificates/*.crt "
+                  "2>/dev/null)\"");
+    REQUIRE_MESSAGE(up.first == 0, up.second);
+    auto answer = cli("invoke " + name, "x");
+    CHECK_MESSAGE(answer.first == 0, answer.second);
+    CHECK(answer.second == "Two minutes are 120000 ms");
+    CHECK(cli("remove " + name).first == 0);
+    fs::remove_all(work);
+}
+
+}  // namespace faas::e2e
