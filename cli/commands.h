@@ -2,12 +2,17 @@
 // each is implemented in commands/<group>_commands.cpp.
 #pragma once
 
+#include <iosfwd>
+#include <vector>
+
 #include "args.h"
 #include "context.h"
 
 namespace faas::cli {
 
 using CommandFn = int (*)(Context&, const ParsedArgs&);
+
+struct BuildSettings;
 
 // commands/template_commands.cpp: handlers from templates
 int run_new(Context& ctx, const ParsedArgs& args);
@@ -26,6 +31,22 @@ int run_remove(Context& ctx, const ParsedArgs& args);
 int run_scale(Context& ctx, const ParsedArgs& args);
 /// Deploys the selected functions of `stack` and (unless --no-wait) waits until they are ready.
 int deploy_stack(Context& ctx, const ParsedArgs& args, const Stack& stack);
+
+// commands/remote_build_commands.cpp: builds in the gateway
+/// Does `up` send the sources to the gateway instead of building with Docker? With
+/// --remote-build, or (unless --skip-deploy) when the gateway's /system/info says it runs local
+/// processes; then it says so on `progress`.
+bool builds_in_gateway(Context& ctx, const ParsedArgs& args, const Stack& stack,
+                       std::ostream& progress);
+/// `up` by the gateway: shrinkwraps, tars and sends each of `chosen`, follows each build's log
+/// and ends with its version and URL; a build that fails makes the exit code 1.
+int up_in_gateway(Context& ctx, const ParsedArgs& args, const Stack& stack,
+                  const std::vector<const FunctionSpec*>& chosen, const BuildSettings& settings);
+int run_rollback(Context& ctx, const ParsedArgs& args);
+int run_builds_list(Context& ctx, const ParsedArgs& args);
+int run_builds_get(Context& ctx, const ParsedArgs& args);
+int run_builds_logs(Context& ctx, const ParsedArgs& args);
+int run_builds_cancel(Context& ctx, const ParsedArgs& args);
 
 // commands/function_commands.cpp: calling and watching functions
 int run_invoke(Context& ctx, const ParsedArgs& args);

@@ -1,14 +1,11 @@
-// Finding templates, reading template.yml, and copying templates from a folder or a git
-// repository into the project's ./template/.
+// Finding templates, reading template.yml (common's read_template, failures as CliError), and
+// copying templates from a folder or a git repository into the project's ./template/.
 #include "templates.h"
 
 #include <stdlib.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "cli_error.h"
 #include "subprocess.h"
@@ -16,53 +13,6 @@
 namespace faas::cli {
 namespace fs = std::filesystem;
 namespace {
-
-constexpr std::uintmax_t kMaxTemplateYamlBytes = 256 * 1024;
-constexpr const char* kTemplateFile = "template.yml";
-
-[[noreturn]] void fail_at(const fs::path& file, const YAML::Mark& mark,
-                          const std::string& message) {
-    throw CliError(file.string() + ":" + std::to_string(mark.line >= 0 ? mark.line + 1 : 1) + ": " +
-                   message);
-}
-
-std::string scalar(const fs::path& file, const YAML::Node& key, const YAML::Node& value) {
-    if (value.IsNull()) return "";
-    if (!value.IsScalar()) fail_at(file, key.Mark(), key.Scalar() + " must be a single value");
-    return value.Scalar();
-}
-
-std::vector<BuildOption> read_build_options(const fs::path& file, const YAML::Node& key,
-                                            const YAML::Node& value) {
-    std::vector<BuildOption> options;
-    if (value.IsNull()) return options;
-    if (!value.IsSequence())
-        fail_at(file, key.Mark(), "build_options must be a list of {name, packages}");
-    for (const auto& item : value) {
-        if (!item.IsMap())
-            fail_at(file, item.Mark(), "each build option must be a map with name and packages");
-        BuildOption option;
-        for (const auto& field : item) {
-            if (!field.first.IsScalar()) continue;
-            const std::string name = field.first.Scalar();
-            if (name == "name") {
-                option.name = scalar(file, field.first, field.second);
-            } else if (name == "packages") {
-                if (field.second.IsNull()) continue;
-                if (!field.second.IsSequence())
-                    fail_at(file, field.first.Mark(), "packages must be a list");
-                for (const auto& package : field.second) {
-                    if (!package.IsScalar())
-                        fail_at(file, package.Mark(), "each package must be a name");
-                    option.packages.push_back(package.Scalar());
-                }
-            }
-        }
-        if (option.name.empty()) fail_at(file, item.Mark(), "a build option without a name");
-        options.push_back(std::move(option));
-    }
-    return options;
-}
 
 /// A temporary folder removed with everything in it.
 class TempFolder {
@@ -93,7 +43,7 @@ std::vector<fs::path> template_folders(const fs::path& dir) {
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
         std::error_code entry_ec;
         if (entry.is_directory(entry_ec) &&
-            fs::is_regular_file(entry.path() / kTemplateFile, entry_ec))
+            fs::is_regular_file(entry.path() / kTemplateFileName, entry_ec))
             folders.push_back(entry.path());
     }
     std::sort(folders.begin(), folders.end());
@@ -161,55 +111,16 @@ std::vector<TemplateRoot> template_roots(const Env& env, const fs::path& exe_dir
     return roots;
 }
 
-TemplateInfo read_template(const fs::path& dir) {
-    const fs::path file = dir / kTemplateFile;
-    std::error_code ec;
-    if (!fs::is_regular_file(file, ec))
-        throw CliError(file.string() + " not found: not a template folder");
-    if (fs::file_size(file, ec) > kMaxTemplateYamlBytes)
-        throw CliError(file.string() + ": larger than 256 KiB");
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in) throw CliError("cannot read " + file.string());
-
-    YAML::Node root;
+TemplateInfo load_template(const fs::path& dir) {
     try {
-        root = YAML::Load(text.str());
-    } catch (const YAML::Exception& error) {
-        fail_at(file, error.mark, error.msg);
+        return read_template(dir);
+    } catch (const TemplateError& error) {
+        throw CliError(error.what());
     }
-    TemplateInfo info;
-    info.name = dir.filename().string();
-    if (info.name.empty() || info.name == ".") info.name = dir.parent_path().filename().string();
-    info.dir = dir;
-    if (root.IsNull()) return info;
-    if (!root.IsMap())
-        fail_at(file, root.Mark(), "template.yml must be a map (language, fprocess, ...)");
-    // Keys this CLI does not use are left alone: templates are shared with OpenFaaS's faas-cli.
-    for (const auto& pair : root) {
-        if (!pair.first.IsScalar()) continue;
-        const std::string key = pair.first.Scalar();
-        if (key == "language")
-            info.language = scalar(file, pair.first, pair.second);
-        else if (key == "fprocess")
-            info.fprocess = scalar(file, pair.first, pair.second);
-        else if (key == "handler_folder")
-            info.handler_folder = scalar(file, pair.first, pair.second);
-        else if (key == "welcome_message")
-            info.welcome_message = scalar(file, pair.first, pair.second);
-        else if (key == "build_options")
-            info.build_options = read_build_options(file, pair.first, pair.second);
-    }
-    if (info.handler_folder.empty()) info.handler_folder = "function";
-    const fs::path handler = fs::path(info.handler_folder).lexically_normal();
-    if (handler.is_absolute() || handler.empty() || *handler.begin() == "..")
-        throw CliError(file.string() + ": handler_folder must be a folder inside the template");
-    return info;
 }
 
 TemplateInfo validate_template(const fs::path& dir) {
-    TemplateInfo info = read_template(dir);
+    TemplateInfo info = load_template(dir);
     std::error_code ec;
     if (info.name != kDockerfileLanguage && !fs::is_regular_file(dir / "Dockerfile", ec))
         throw CliError("template " + info.name + " (" + dir.string() + ") has no Dockerfile");
@@ -227,7 +138,7 @@ std::vector<TemplateInfo> list_templates(const std::vector<TemplateRoot>& roots)
             const std::string name = folder.filename().string();
             if (names.count(name)) continue;
             try {
-                TemplateInfo info = read_template(folder);
+                TemplateInfo info = load_template(folder);
                 info.origin = root.origin;
                 names.insert(name);
                 found.push_back(std::move(info));
@@ -248,8 +159,8 @@ std::optional<TemplateInfo> find_template(const std::vector<TemplateRoot>& roots
         return std::nullopt;
     for (const auto& root : roots) {
         std::error_code ec;
-        if (!fs::is_regular_file(root.dir / lang / kTemplateFile, ec)) continue;
-        TemplateInfo info = read_template(root.dir / lang);
+        if (!fs::is_regular_file(root.dir / lang / kTemplateFileName, ec)) continue;
+        TemplateInfo info = load_template(root.dir / lang);
         info.origin = root.origin;
         return info;
     }
@@ -313,7 +224,7 @@ std::vector<PulledTemplate> pull_templates(const std::string& source, const fs::
     // too.
     std::vector<fs::path> folders = template_folders(from / "template");
     if (folders.empty()) folders = template_folders(from);
-    if (folders.empty() && fs::is_regular_file(from / kTemplateFile)) folders.push_back(from);
+    if (folders.empty() && fs::is_regular_file(from / kTemplateFileName)) folders.push_back(from);
     if (folders.empty())
         throw CliError("no templates in " + source +
                        " (looked for template/<lang>/template.yml and <lang>/template.yml)");

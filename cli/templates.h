@@ -1,7 +1,8 @@
-// Function templates (OpenFaaS's format): a folder named for its language holding template.yml,
-// a Dockerfile and the handler folder `faas new` copies. They are found, in order, in the
-// project's ./template/ (where `faas template pull` and OpenFaaS's faas-cli put them), in
-// $FAAS_TEMPLATES, beside the installed binary, and in the source tree of an uninstalled build.
+// Function templates (OpenFaaS's format): a folder named for its language holding template.yml
+// (read by common/function_template.h), a Dockerfile and the handler folder `faas new` copies.
+// They are found, in order, in the project's ./template/ (where `faas template pull` and OpenFaaS's
+// faas-cli put them), in $FAAS_TEMPLATES, beside the installed binary, and in the source tree of an
+// uninstalled build.
 #pragma once
 
 #include <filesystem>
@@ -10,27 +11,9 @@
 #include <vector>
 
 #include "env.h"
+#include "function_template.h"
 
 namespace faas::cli {
-
-/// A named set of extra packages a template's Dockerfile installs (build arg ADDITIONAL_PACKAGE).
-struct BuildOption {
-    std::string name;
-    std::vector<std::string> packages;
-};
-
-/// template.yml, plus where the template was found.
-struct TemplateInfo {
-    std::string name;  ///< The folder's name: what `lang:` says.
-    std::filesystem::path dir;
-    std::string origin;  ///< The kind of place it was found: "project", "FAAS_TEMPLATES",
-                         ///< "installed", "source".
-    std::string language;
-    std::string fprocess;
-    std::string handler_folder = "function";
-    std::vector<BuildOption> build_options;
-    std::string welcome_message;
-};
 
 /// A folder of templates, one sub-folder each.
 struct TemplateRoot {
@@ -47,8 +30,9 @@ inline constexpr const char* kDockerfileLanguage = "dockerfile";
 std::vector<TemplateRoot> template_roots(const Env& env, const std::filesystem::path& exe_dir,
                                          const std::filesystem::path& project_dir);
 
-/// Reads `dir`/template.yml. A missing or bad file is a CliError naming it (and the line).
-TemplateInfo read_template(const std::filesystem::path& dir);
+/// faas::read_template (common/function_template.h), its TemplateError turned into a CliError
+/// with the same message: a missing or bad file names it (and the line).
+TemplateInfo load_template(const std::filesystem::path& dir);
 
 /// Checks a template folder is usable: template.yml parses, a Dockerfile is there (unless the
 /// language is dockerfile), and so is its handler folder. Throws CliError saying what is missing.

@@ -51,14 +51,16 @@ std::string log_line_json(const LogEntry& entry, const std::string& served_names
 
 AdminHandlers::AdminHandlers(FunctionProvider& provider, Metrics& metrics, LoadBalancer& balancer,
                              std::string served_namespace, int max_replicas,
-                             std::chrono::nanoseconds max_follow, const std::atomic<bool>& draining)
+                             std::chrono::nanoseconds max_follow, const std::atomic<bool>& draining,
+                             BuildManager* builds)
     : provider_(provider),
       metrics_(metrics),
       balancer_(balancer),
       served_namespace_(std::move(served_namespace)),
       max_replicas_(max_replicas),
       max_follow_(max_follow),
-      draining_(draining) {}
+      draining_(draining),
+      builds_(builds) {}
 
 std::string AdminHandlers::function_in_path(std::string_view segment) const {
     auto parsed = parse_function_name(segment, served_namespace_);

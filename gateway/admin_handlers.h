@@ -8,6 +8,7 @@
 #include <chrono>
 #include <string>
 
+#include "build/build_manager.h"
 #include "http/message.h"
 #include "load_balancer.h"
 #include "metrics.h"
@@ -19,7 +20,8 @@ class AdminHandlers {
   public:
     AdminHandlers(FunctionProvider& provider, Metrics& metrics, LoadBalancer& balancer,
                   std::string served_namespace, int max_replicas,
-                  std::chrono::nanoseconds max_follow, const std::atomic<bool>& draining);
+                  std::chrono::nanoseconds max_follow, const std::atomic<bool>& draining,
+                  BuildManager* builds = nullptr);
 
     Response healthz(const Request& request);
     /// Refreshes gateway_service_count from the provider and renders every metric.
@@ -41,6 +43,17 @@ class AdminHandlers {
     Response update_secret(const Request& request);
     Response delete_secret(const Request& request);
 
+    // Builds from source (build/build_handlers.cpp); 501 when builds are off.
+    /// POST /system/builds: JSON, or a tar(.gz) with X-Build-Deployment. 202 and the record.
+    Response create_build(const Request& request);
+    Response list_builds(const Request& request);
+    Response get_build(const Request& request);
+    Response cancel_build(const Request& request);
+    /// Newline-delimited JSON; with follow=true until the build ends.
+    Response build_logs(const Request& request);
+    /// POST /system/functions/<name>/rollback.
+    Response rollback(const Request& request);
+
   private:
     /// The function a path segment names ("fn" or "fn.ns"); throws NotFound for an invalid
     /// name or another namespace, as a call to it would.
@@ -55,6 +68,11 @@ class AdminHandlers {
     const int max_replicas_;
     const std::chrono::nanoseconds max_follow_;
     const std::atomic<bool>& draining_;
+    BuildManager* const builds_;
+
+    BuildManager& builds() const;
+    /// The build id in a path after `prefix`; NotFound for one that cannot be an id.
+    std::string build_id_in_path(std::string_view path, std::string_view suffix) const;
 };
 
 }  // namespace faas::gateway

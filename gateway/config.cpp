@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <sstream>
+#include <vector>
 
 #include "names.h"
 #include "settings.h"
@@ -47,6 +48,54 @@ std::chrono::nanoseconds positive_duration(const Env& env, const std::string& na
     auto value = get_duration(env, name, fallback);
     if (value.count() <= 0) throw ConfigError(name, "must be greater than zero");
     return value;
+}
+
+// The project's templates: an explicit setting must be a folder; otherwise installed beside
+// the gateway (<prefix>/share/faas/templates), then the source tree of an uninstalled build.
+std::string resolve_templates(const Env& env, const std::string& self_path) {
+    std::error_code ec;
+    if (auto explicit_dir = env.get("templates_dir"); explicit_dir && !explicit_dir->empty()) {
+        if (!fs::is_directory(*explicit_dir, ec))
+            throw ConfigError("templates_dir", "'" + *explicit_dir + "' is not a folder");
+        return fs::absolute(*explicit_dir).string();
+    }
+    std::vector<fs::path> candidates;
+    if (!self_path.empty())
+        candidates.push_back(fs::path(self_path).parent_path().parent_path() / "share" / "faas" /
+                             "templates");
+    candidates.emplace_back("/usr/share/faas/templates");
+#ifdef FAAS_SOURCE_TEMPLATES
+    candidates.emplace_back(FAAS_SOURCE_TEMPLATES);
+#endif
+    for (const auto& candidate : candidates)
+        if (fs::is_directory(candidate, ec)) return candidate.string();
+    return {};  // builds answer that no template is installed
+}
+
+void read_build_settings(const Env& env, const std::string& self_path, Config& config) {
+    config.builds = get_bool(env, "builds", config.builds);
+    if (!config.builds) return;
+    config.templates_dir = resolve_templates(env, self_path);
+    config.build_registry = get_string(env, "build_registry", "");
+    if (config.build_registry.find_first_of(" \t/") != std::string::npos)
+        throw ConfigError("build_registry", "must be host[:port], e.g. 127.0.0.1:5000");
+    config.max_builds = static_cast<int>(get_int(env, "max_builds", config.max_builds, 1, 64));
+    config.build_timeout = positive_duration(env, "build_timeout", config.build_timeout);
+    config.max_build_context_bytes =
+        get_byte_size(env, "max_build_context_bytes", config.max_build_context_bytes);
+    if (config.max_build_context_bytes == 0 ||
+        config.max_build_context_bytes > config.max_request_bytes)
+        throw ConfigError("max_build_context_bytes",
+                          "must be > 0 and at most max_request_bytes (a build is a request)");
+    config.max_build_unpacked_bytes =
+        get_byte_size(env, "max_build_unpacked_bytes", config.max_build_unpacked_bytes);
+    if (config.max_build_unpacked_bytes == 0)
+        throw ConfigError("max_build_unpacked_bytes", "must be > 0");
+    config.max_build_files = static_cast<std::uint64_t>(
+        get_int(env, "max_build_files", static_cast<std::int64_t>(config.max_build_files), 1,
+                1'000'000));
+    config.kept_versions =
+        static_cast<int>(get_int(env, "kept_versions", config.kept_versions, 2, 100));
 }
 
 }  // namespace
@@ -100,11 +149,11 @@ Config read_config(const Env& env, const std::string& self_path) {
     config.max_replicas =
         static_cast<int>(get_int(env, "max_replicas", config.max_replicas, 1, 1024));
 
-    if (config.provider == ProviderKind::kLocal) {
-        config.state_dir = get_string(env, "state_dir", config.state_dir);
-        if (config.state_dir.empty()) throw ConfigError("state_dir", "must not be empty");
+    config.state_dir = get_string(env, "state_dir", config.state_dir);
+    if (config.state_dir.empty()) throw ConfigError("state_dir", "must not be empty");
+    if (config.provider == ProviderKind::kLocal)
         config.watchdog_path = resolve_watchdog(env, self_path);
-    }
+    read_build_settings(env, self_path, config);
     if (config.provider == ProviderKind::kSwarm) {
         config.docker_socket = get_string(env, "docker_socket", config.docker_socket);
         if (config.docker_socket.empty()) throw ConfigError("docker_socket", "must not be empty");

@@ -31,8 +31,19 @@ struct Config {
     std::uint64_t max_buffered_bytes = 256ULL << 20;
     /// Worker threads for the admin API and log streams; function calls need none.
     int threads = 320;
-    // Local provider.
+    /// Deployments (local provider), builds and versions.
     std::string state_dir = "/var/lib/faas";
+    // Builds from source.
+    bool builds = true;
+    std::string templates_dir;   ///< Resolved at start-up when not set.
+    std::string build_registry;  ///< Swarm: where built images are pushed; empty: none.
+    int max_builds = 2;
+    std::chrono::nanoseconds build_timeout = std::chrono::minutes(10);
+    std::uint64_t max_build_context_bytes = 20ULL << 20;
+    std::uint64_t max_build_unpacked_bytes = 256ULL << 20;
+    std::uint64_t max_build_files = 10000;
+    int kept_versions = 5;
+    // Local provider.
     std::string watchdog_path;  ///< Resolved to an executable file at start-up.
     int max_replicas = 64;      ///< Per function: a scale request above it is refused.
     // Swarm provider.

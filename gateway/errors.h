@@ -27,18 +27,32 @@ class AlreadyExists : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+/// The request is larger than a limit allows (a build context, its unpacked size): 413.
+class PayloadTooLarge : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+/// A feature this gateway was started without (builds=false): 501.
+class NotEnabled : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
 /// The backing system (Docker, the file system) failed, not the request: 502.
 class ProviderUnavailable : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
 };
 
-/// The status for a failure: the four types above, and 500 for anything else (a fault of the
+/// The status for a failure: the six types above, and 500 for anything else (a fault of the
 /// gateway itself).
 inline int status_of(const std::exception& e) {
     if (dynamic_cast<const BadRequest*>(&e)) return 400;
     if (dynamic_cast<const NotFound*>(&e)) return 404;
     if (dynamic_cast<const AlreadyExists*>(&e)) return 409;
+    if (dynamic_cast<const PayloadTooLarge*>(&e)) return 413;
+    if (dynamic_cast<const NotEnabled*>(&e)) return 501;
     if (dynamic_cast<const ProviderUnavailable*>(&e)) return 502;
     return 500;
 }

@@ -9,7 +9,9 @@ namespace {
 
 using nlohmann::json;
 
-json parse_object(const std::string& body) {
+}  // namespace
+
+json parse_json_object(const std::string& body) {
     // nlohmann parses deep nesting without recursion, but copying or dumping the document does
     // recurse (a deployment's raw object is copied into its status and dumped to disk): 100k
     // levels of '[' overflowed the stack. Nothing in these documents goes this deep.
@@ -33,6 +35,8 @@ json parse_object(const std::string& body) {
     if (!parsed.is_object()) throw BadRequest("request body must be a JSON object");
     return parsed;
 }
+
+namespace {
 
 std::optional<std::string> optional_string(const json& object, const char* field) {
     auto it = object.find(field);
@@ -101,7 +105,7 @@ FunctionDeployment deployment_from_json(const json& raw, const std::string& serv
 }
 
 FunctionDeployment parse_deployment(const std::string& body, const std::string& served_namespace) {
-    return deployment_from_json(parse_object(body), served_namespace);
+    return deployment_from_json(parse_json_object(body), served_namespace);
 }
 
 json status_json(const FunctionRecord& record, const std::string& served_namespace,
@@ -119,7 +123,7 @@ json status_json(const FunctionRecord& record, const std::string& served_namespa
 }
 
 ScaleRequest parse_scale_request(const std::string& body) {
-    auto object = parse_object(body);
+    auto object = parse_json_object(body);
     ScaleRequest request;
     request.service_name = optional_string(object, "serviceName").value_or("");
     auto replicas = object.find("replicas");
@@ -132,7 +136,7 @@ ScaleRequest parse_scale_request(const std::string& body) {
 }
 
 std::string parse_delete_request(const std::string& body, const std::string& served_namespace) {
-    auto object = parse_object(body);
+    auto object = parse_json_object(body);
     auto name = optional_string(object, "functionName");
     if (!name || name->empty()) throw BadRequest("'functionName' is required");
     if (!is_valid_name(*name)) throw BadRequest("'functionName' is not a valid function name");
@@ -142,7 +146,7 @@ std::string parse_delete_request(const std::string& body, const std::string& ser
 
 SecretRequest parse_secret_request(const std::string& body, const std::string& served_namespace,
                                    bool value_required) {
-    auto object = parse_object(body);
+    auto object = parse_json_object(body);
     SecretRequest request;
     request.name = optional_string(object, "name").value_or("");
     if (request.name.empty()) throw BadRequest("'name' is required");

@@ -17,6 +17,10 @@ namespace faas::gateway {
 /// Admin API documents nested deeper than this are refused (400) before they are built.
 inline constexpr int kMaxJsonDepth = 64;
 
+/// A request body that must be one JSON object, nested no deeper than kMaxJsonDepth. Throws
+/// BadRequest (empty, malformed, too deep, not an object).
+nlohmann::json parse_json_object(const std::string& body);
+
 /// POST/PUT /system/functions. Typed fields for what the gateway and providers act on; `raw`
 /// holds every field as sent, for the status.
 struct FunctionDeployment {
@@ -43,6 +47,8 @@ struct FunctionRecord {
     int replicas = 0;            ///< Desired.
     int available_replicas = 0;  ///< Ready to serve.
     std::string created_at;      ///< RFC 3339.
+    /// An update is rolling out: some replicas still run the previous deployment.
+    bool rolling = false;
 };
 
 /// FunctionStatus JSON: the deployment as sent plus name, namespace, replicas,

@@ -5,6 +5,7 @@
 #include <climits>
 #include <thread>
 
+#include "build/make_builds.h"
 #include "config.h"
 #include "env.h"
 #include "log.h"
@@ -37,24 +38,27 @@ int main() {
     Config config;
     std::optional<BasicAuth> auth;
     std::unique_ptr<FunctionProvider> provider;
+    std::unique_ptr<Builds> builds;
     faas::StopSignals stop_signals;  // Before any thread starts (the provider's too).
     try {
         config = read_config(env, self_path());
         if (config.basic_auth) auth = BasicAuth::from_files(config.secret_mount_path);
         provider = make_provider(config, env);
+        builds = make_builds(config, env, *provider);
     } catch (const faas::ConfigError& e) {
         return invalid_configuration(e);
     } catch (const ProviderUnavailable& e) {  // e.g. a state_dir it cannot use
         return invalid_configuration(e);
     }
 
-    GatewayServer server(config, *provider, std::move(auth));
+    GatewayServer server(config, *provider, std::move(auth), builds ? &builds->manager() : nullptr);
     int port = server.bind("0.0.0.0", config.port);
     if (port < 0) {
         faas::log_line("Cannot listen on port " + std::to_string(config.port));
         return 1;
     }
     faas::log_line(describe_provider(config));
+    faas::log_line(describe_builds(config));
     faas::log_line("Listening on port: " + std::to_string(port));
 
     std::thread signals([&] {
@@ -66,6 +70,7 @@ int main() {
     // listen() also returns on failure; make sure the signal thread is released either way.
     ::kill(::getpid(), SIGTERM);
     signals.join();
+    if (builds) builds->manager().stop();
     provider->shutdown();
     faas::log_line("Stopped");
     return 0;

@@ -30,9 +30,12 @@ bool matches(std::string_view pattern, std::string_view path) {
     if (brace == std::string_view::npos) return pattern == path;
     const std::string_view prefix = pattern.substr(0, brace);
     if (path.substr(0, prefix.size()) != prefix) return false;
-    const std::string_view rest = path.substr(prefix.size());
-    if (rest.empty()) return false;
-    if (pattern.substr(brace).find("...}") != std::string_view::npos) return true;
+    std::string_view rest = path.substr(prefix.size());
+    if (pattern.substr(brace).find("...}") != std::string_view::npos) return !rest.empty();
+    // A one-segment placeholder may be followed by a literal tail ("{id}/logs").
+    const std::string_view tail = pattern.substr(pattern.find('}', brace) + 1);
+    if (rest.size() <= tail.size() || rest.substr(rest.size() - tail.size()) != tail) return false;
+    rest.remove_suffix(tail.size());
     return rest.find('/') == std::string_view::npos;
 }
 

@@ -18,8 +18,9 @@ enum class Lane { kLoop, kWorker };
 struct Route {
     /// One method, or "*" for every method in kFunctionMethods.
     std::string_view method;
-    /// A literal path, or one with a "{name}" segment (one path segment, not empty) or a
-    /// trailing "{name...}" (everything after the prefix, not empty). Also the metric label.
+    /// A literal path, or one with a "{name}" segment (one path segment, not empty, which a
+    /// literal tail may follow: "{id}/logs") or a trailing "{name...}" (everything after the
+    /// prefix, not empty). Also the metric label.
     std::string_view pattern;
     Lane lane;
     bool admin;  ///< Behind basic auth when it is on.
@@ -49,6 +50,12 @@ inline constexpr Route kRoutes[] = {
     {"POST", "/system/secrets", Lane::kWorker, true, &AdminHandlers::create_secret},
     {"PUT", "/system/secrets", Lane::kWorker, true, &AdminHandlers::update_secret},
     {"DELETE", "/system/secrets", Lane::kWorker, true, &AdminHandlers::delete_secret},
+    {"POST", "/system/functions/{name}/rollback", Lane::kWorker, true, &AdminHandlers::rollback},
+    {"POST", "/system/builds", Lane::kWorker, true, &AdminHandlers::create_build},
+    {"GET", "/system/builds", Lane::kWorker, true, &AdminHandlers::list_builds},
+    {"GET", "/system/builds/{id}", Lane::kWorker, true, &AdminHandlers::get_build},
+    {"DELETE", "/system/builds/{id}", Lane::kWorker, true, &AdminHandlers::cancel_build},
+    {"GET", "/system/builds/{id}/logs", Lane::kWorker, true, &AdminHandlers::build_logs},
 };
 
 /// The metric label of a path no route matches.

@@ -49,7 +49,7 @@ Response error_response(const std::exception& e) {
 }
 
 GatewayServer::GatewayServer(const Config& config, FunctionProvider& provider,
-                             std::optional<BasicAuth> auth)
+                             std::optional<BasicAuth> auth, BuildManager* builds)
     : config_(config),
       provider_(provider),
       auth_(std::move(auth)),
@@ -57,7 +57,7 @@ GatewayServer::GatewayServer(const Config& config, FunctionProvider& provider,
       balancer_(config.balancing),
       invoke_(provider, balancer_, metrics_, config.function_namespace),
       admin_(provider, metrics_, balancer_, config.function_namespace, config.max_replicas,
-             config.write_timeout, draining_),
+             config.write_timeout, draining_, builds),
       front_(
           [&config] {
               ServerOptions options;

@@ -34,7 +34,9 @@ Response error_response(const std::exception& e);
 
 class GatewayServer final : private RequestHandler {
   public:
-    GatewayServer(const Config& config, FunctionProvider& provider, std::optional<BasicAuth> auth);
+    /// `builds` serves /system/builds and rollbacks; null: those answer 501.
+    GatewayServer(const Config& config, FunctionProvider& provider, std::optional<BasicAuth> auth,
+                  BuildManager* builds = nullptr);
     ~GatewayServer();
 
     /// Binds host:port (0 = any free port); returns the port or -1.

@@ -67,6 +67,8 @@ cleanup() {
       sleep 1
     done
     docker secret rm basic-auth-user basic-auth-password >/dev/null 2>&1 || true
+    # The gateway's state (builds, versions) lives in a volume of the stack.
+    docker volume rm "${STACK}_gateway-state" >/dev/null 2>&1 || true
   fi
   if ((swarm_inited_here)); then
     say "leaving the swarm this run created"
@@ -151,7 +153,7 @@ stack_deployed=1
 say "docker stack deploy -c stack.yml $STACK"
 stack_deployed=1
 deploy_start=$SECONDS
-(cd "$REPO" && docker stack deploy -c stack.yml "$STACK") >"$LOG_DIR/stack-deploy.log" 2>&1 ||
+(cd "$REPO" && BUILD_REGISTRY=127.0.0.1:5000 docker stack deploy -c stack.yml "$STACK") >"$LOG_DIR/stack-deploy.log" 2>&1 ||
   { cat "$LOG_DIR/stack-deploy.log" >&2; die "stack deploy failed"; }
 
 # Ready: Prometheus is up and every sample function answers through the gateway (which also

@@ -9,7 +9,9 @@ packages=(
   g++ cmake ninja-build pkg-config git clang-format
   # libraries, all from Debian (DESIGN.md)
   libcpp-httplib-dev libcurl4-openssl-dev prometheus-cpp-dev nlohmann-json3-dev
-  libboost-dev libboost-filesystem-dev doctest-dev libyaml-cpp-dev
+  libboost-dev libboost-filesystem-dev doctest-dev libyaml-cpp-dev libarchive-dev
+  # runtimes the local provider builds functions with (templates' local: sections)
+  python3 python3-flask python3-waitress python3-pip nodejs npm
   # tests and benchmarks
   curl procps wrk nginx-light
 )

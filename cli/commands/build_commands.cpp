@@ -197,6 +197,8 @@ int run_up(Context& ctx, const ParsedArgs& args) {
     const Stack stack = require_stack(ctx, args);
     // With --json only the deployment's result goes to stdout; build and push progress to stderr.
     std::ostream& progress = args.flag("json") ? ctx.err : ctx.out;
+    if (builds_in_gateway(ctx, args, stack, progress))
+        return up_in_gateway(ctx, args, stack, chosen_functions(stack, args), build_settings(args));
     const auto built = build_stack(ctx, args, stack, progress, false, args.flag("quiet"));
     if (const auto failed = failed_names(built); !failed.empty())
         throw CliError("build failed for " + join_names(failed) +

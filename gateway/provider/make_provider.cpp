@@ -5,7 +5,6 @@
 #include "provider/swarm/swarm_provider.h"
 
 namespace faas::gateway {
-namespace {
 
 std::map<std::string, std::string> inherited_env(const Env& env) {
     std::map<std::string, std::string> out;
@@ -14,8 +13,6 @@ std::map<std::string, std::string> inherited_env(const Env& env) {
     if (!out.count("PATH")) out["PATH"] = "/usr/local/bin:/usr/bin:/bin";
     return out;
 }
-
-}  // namespace
 
 std::unique_ptr<FunctionProvider> make_provider(const Config& config, const Env& env) {
     if (config.provider == ProviderKind::kSwarm) {

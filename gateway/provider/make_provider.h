@@ -2,6 +2,7 @@
 // the FunctionProvider interface.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -15,6 +16,10 @@ namespace faas::gateway {
 /// local replicas inherit (PATH, HOME, LANG, LC_ALL, TZ, USER). Throws ProviderUnavailable
 /// when it cannot start (a state_dir that cannot be used).
 std::unique_ptr<FunctionProvider> make_provider(const Config& config, const Env& env);
+
+/// The variables local replicas and local builds inherit from the gateway (PATH, HOME,
+/// LANG, LC_ALL, TZ, USER; PATH has a default).
+std::map<std::string, std::string> inherited_env(const Env& env);
 
 /// One line for the start-up log: which provider, and what it runs on.
 std::string describe_provider(const Config& config);

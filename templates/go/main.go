@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -36,15 +37,24 @@ func duration(name string, fallback time.Duration) time.Duration {
 	return fallback
 }
 
+// listenAddress is where upstream_url points (127.0.0.1:8082 by default); http_port, when set,
+// is the port. The gateway's local provider runs several replicas on one host and gives each
+// its own port in http_port; the Docker image leaves it unset.
 func listenAddress() string {
-	upstream, err := url.Parse(os.Getenv("upstream_url"))
-	if err != nil || upstream.Host == "" {
-		return "127.0.0.1:8082"
+	host, port := "127.0.0.1", "8082"
+	if upstream, err := url.Parse(os.Getenv("upstream_url")); err == nil && upstream.Host != "" {
+		host = upstream.Hostname()
+		if upstream.Port() != "" {
+			port = upstream.Port()
+		}
 	}
-	if upstream.Port() == "" {
-		return upstream.Hostname() + ":8082"
+	if value := os.Getenv("http_port"); value != "" {
+		if n, err := strconv.Atoi(value); err != nil || n < 1 || n > 65535 {
+			log.Fatalf("go: http_port=%q is not a port number", value)
+		}
+		port = value
 	}
-	return upstream.Host
+	return net.JoinHostPort(host, port)
 }
 
 // recovered turns a handler's panic into a 500 carrying the panic's text.

@@ -143,9 +143,18 @@ function serve(req, res, rawBody) {
     });
 }
 
+// Where upstream_url points (127.0.0.1:3000 by default); http_port, when set, is the port. The
+// gateway's local provider runs several replicas on one host and gives each its own port in
+// http_port; the Docker image leaves it unset.
 function listenAddress() {
   const upstream = new URL(process.env.upstream_url || 'http://127.0.0.1:3000');
-  return { host: upstream.hostname || '127.0.0.1', port: Number(upstream.port) || 3000 };
+  let port = Number(upstream.port) || 3000;
+  const httpPort = process.env.http_port;
+  if (httpPort) {
+    port = /^[0-9]+$/.test(httpPort) ? Number(httpPort) : 0;
+    if (port < 1 || port > 65535) throw new Error(`http_port=${httpPort} is not a port number`);
+  }
+  return { host: upstream.hostname || '127.0.0.1', port };
 }
 
 async function load() {

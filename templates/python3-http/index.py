@@ -93,8 +93,19 @@ def call_handler(path):
 
 
 def listen_address():
+    """Where upstream_url points (127.0.0.1:5000 by default); http_port, when set, is the port.
+
+    The gateway's local provider runs several replicas on one host and gives each its own port
+    in http_port; the Docker image leaves it unset.
+    """
     upstream = urlsplit(os.getenv("upstream_url") or "http://127.0.0.1:5000")
-    return upstream.hostname or "127.0.0.1", upstream.port or 5000
+    port = upstream.port or 5000
+    if os.getenv("http_port"):
+        value = os.environ["http_port"]
+        if not (value.isascii() and value.isdigit() and 0 < int(value) < 65536):
+            sys.exit(f"python3-http: http_port={value!r} is not a port number")
+        port = int(value)
+    return upstream.hostname or "127.0.0.1", port
 
 
 if __name__ == "__main__":

@@ -15,9 +15,18 @@ are dropped with a note saying which version was installed instead. `-r other.tx
 other pip options are ignored with a note. Run as root:
 
     install-requirements.py function/requirements.txt
+
+With --local (the gateway's local provider, no Docker, not root), nothing is installed into
+the system: a requirement whose distribution the host's python3 already has (e.g. from a Debian
+python3-<name> package) is used as it is, and the rest are installed by pip into TARGET_DIR,
+which the function then finds through PYTHONPATH:
+
+    install-requirements.py --local function/requirements.txt deps
 """
+import importlib.metadata
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -129,7 +138,56 @@ def pip_install(line):
                 "--retries", "0", line]).returncode == 0
 
 
+def on_host(name):
+    """The version of the host's distribution `name`, or None when it has none."""
+    try:
+        return importlib.metadata.distribution(name).version or "?"
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def install_local(requirements, target):
+    """--local: keep what the host has, pip-install the rest into `target` (one pip run, so
+    that pip resolves their dependencies together)."""
+    missing, pip_args = [], []
+    for line, name, rest in requirements:
+        version = on_host(name) if name is not None else None
+        if version is None:
+            missing.append(line)
+            pip_args += shlex.split(line) if line.startswith("-") else [line]  # -e PATH
+        elif rest:
+            say(f"{name}: already installed ({version}; specifier '{rest}' not checked)")
+        else:
+            say(f"{name}: already installed ({version})")
+    if not missing:
+        return 0
+    names = ", ".join(f"'{line}'" for line in missing)
+    if subprocess.run([sys.executable, "-m", "pip", "--version"], stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL).returncode != 0:
+        say(f"error: cannot install {names}: not on the host, and {sys.executable} has no pip "
+            "(install python3-pip, or the Debian packages python3-<name>)")
+        return 1
+    say(f"not on the host: {names}; pip install --target {target} (needs PyPI)")
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--target", target,
+                          "--no-input", "--no-cache-dir", "--disable-pip-version-check",
+                          "--timeout", "5", "--retries", "0"] + pip_args)
+    if pip.returncode != 0:
+        say(f"error: cannot install {names}: not on the host, and pip could not install it "
+            "(is PyPI reachable? or install Debian's python3-<name> on the gateway's host)")
+        return 1
+    return 0
+
+
 def main(argv):
+    if len(argv) == 4 and argv[1] == "--local":
+        if not os.path.isfile(argv[2]):
+            say(f"no {argv[2]}: nothing to install")
+            return 0
+        requirements = parse(argv[2])
+        if not requirements:
+            say("none")
+            return 0
+        return install_local(requirements, argv[3])
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2

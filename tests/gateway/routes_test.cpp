@@ -17,12 +17,18 @@ TEST_CASE("a pattern with {name} matches one non-empty segment, {name...} the re
     CHECK_FALSE(matches("/function/{name...}", "/function/"));
     CHECK(matches("/", "/"));
     CHECK_FALSE(matches("/system/info", "/system/infos"));
+    CHECK(matches("/system/builds/{id}/logs", "/system/builds/b1/logs"));
+    CHECK_FALSE(matches("/system/builds/{id}/logs", "/system/builds//logs"));
+    CHECK_FALSE(matches("/system/builds/{id}/logs", "/system/builds/a/b/logs"));
+    CHECK_FALSE(matches("/system/builds/{id}/logs", "/system/builds/b1/logsx"));
+    CHECK_FALSE(matches("/system/builds/{id}/logs", "/system/builds/logs"));
+    CHECK_FALSE(matches("/system/builds/{id}", "/system/builds/b1/logs"));
 }
 
 TEST_CASE("every row is found for its own method, and its path's Allow lists that method") {
     for (const Route& row : kRoutes) {
         std::string path(row.pattern);
-        for (std::string_view placeholder : {"{name...}", "{name}"})
+        for (std::string_view placeholder : {"{name...}", "{name}", "{id}"})
             if (auto at = path.find(placeholder); at != std::string::npos)
                 path.replace(at, placeholder.size(), "fn");
         const std::string method = row.method == "*" ? "PATCH" : std::string(row.method);

@@ -9,8 +9,9 @@
 namespace faas::gateway {
 namespace {
 
-SupervisorOptions supervisor_options(LocalProviderOptions& options) {
+SupervisorOptions supervisor_options(LocalProviderOptions& options, const LocalImages& images) {
     SupervisorOptions out;
+    out.images = &images;
     out.watchdog_path = options.watchdog_path;
     out.stop_grace = options.stop_grace;
     out.ready_timeout = options.ready_timeout;
@@ -29,7 +30,8 @@ std::string not_found(const std::string& name) {
 LocalProvider::LocalProvider(LocalProviderOptions options)
     : max_replicas_(options.max_replicas),
       store_(options.state_dir, options.function_namespace),
-      supervisor_(supervisor_options(options), store_) {
+      images_(std::filesystem::path(options.state_dir) / "images"),
+      supervisor_(supervisor_options(options, images_), store_) {
     for (const auto& function : store_.load_functions(max_replicas_)) {
         log_line("Restored function " + function.deployment.service + " (" +
                  std::to_string(function.replicas) + " replicas)");
@@ -59,10 +61,10 @@ std::optional<FunctionRecord> LocalProvider::get(const std::string& name) {
 
 void LocalProvider::check(const FunctionDeployment& deployment) {
     check_deployment(deployment, *this, max_replicas_);
-    if (fprocess_of(deployment).empty())
+    if (fprocess_of(deployment).empty() && !images_.find(deployment.image))
         throw BadRequest(
-            "the local provider runs envProcess: set 'envProcess' to the command each replica "
-            "runs");
+            "the local provider runs envProcess or an image it built: set 'envProcess' to the "
+            "command each replica runs, or build the function from source (POST /system/builds)");
 }
 
 void LocalProvider::deploy(const FunctionDeployment& deployment) {

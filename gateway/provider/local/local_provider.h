@@ -10,6 +10,7 @@
 #include <string>
 
 #include "provider/function_provider.h"
+#include "provider/local/local_images.h"
 #include "provider/local/replica_supervisor.h"
 #include "provider/local/state_store.h"
 
@@ -57,6 +58,7 @@ class LocalProvider final : public FunctionProvider {
 
     const int max_replicas_;
     StateStore store_;
+    LocalImages images_;  ///< Versions built by the gateway (state_dir/images).
     // Serialises changes to deployments (check, persist, then tell the supervisor) so that
     // the files and the running table never disagree.
     std::mutex changes_mutex_;

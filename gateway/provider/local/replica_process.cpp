@@ -78,7 +78,8 @@ std::optional<int> announced_port(std::string_view line) {
 }
 
 ReplicaProcess::ReplicaProcess(const std::string& executable,
-                               const std::map<std::string, std::string>& env, LineSink on_line)
+                               const std::map<std::string, std::string>& env, LineSink on_line,
+                               const std::string& working_dir)
     : output_(std::make_shared<Output>()) {
     output_->on_line = std::move(on_line);
     int fds[2];
@@ -101,10 +102,12 @@ ReplicaProcess::ReplicaProcess(const std::string& executable,
     const int output_fd = write_end.get();
     const pid_t parent = ::getpid();
     // Runs in the child between fork and exec: only async-signal-safe calls.
-    auto setup = [output_fd, parent](auto& /*executor*/) {
+    const char* workdir = working_dir.empty() ? nullptr : working_dir.c_str();
+    auto setup = [output_fd, parent, workdir](auto& /*executor*/) {
         ::setpgid(0, 0);  // own group: stopping the replica also stops what it forked
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a gateway killed outright leaves no orphans
         if (::getppid() != parent) ::_exit(1);
+        if (workdir != nullptr && ::chdir(workdir) != 0) ::_exit(127);
         ::dup2(output_fd, STDOUT_FILENO);
         ::dup2(output_fd, STDERR_FILENO);
         // The gateway's sockets and other replicas' pipes must not leak into this one.

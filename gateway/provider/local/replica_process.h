@@ -19,10 +19,11 @@ class ReplicaProcess {
   public:
     using LineSink = std::function<void(std::string line)>;
 
-    /// Starts `executable` with exactly `env`. Each output line goes to `on_line` (from a
-    /// reader thread). Throws std::runtime_error when the process cannot be started.
+    /// Starts `executable` with exactly `env`, in `working_dir` (empty: the gateway's). Each
+    /// output line goes to `on_line` (from a reader thread). Throws std::runtime_error when the
+    /// process cannot be started.
     ReplicaProcess(const std::string& executable, const std::map<std::string, std::string>& env,
-                   LineSink on_line);
+                   LineSink on_line, const std::string& working_dir = {});
     /// Kills the whole process group and reaps the child. The output reader is detached: it
     /// ends at EOF on its own, and a descendant that escaped the group cannot block us.
     ~ReplicaProcess();

@@ -1,7 +1,13 @@
 // A local replica's directory and environment.
 #include "provider/local/replica_setup.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <filesystem>
+#include <system_error>
 
 #include "log.h"
 
@@ -9,10 +15,28 @@ namespace faas::gateway {
 
 namespace fs = std::filesystem;
 
-std::string fprocess_of(const FunctionDeployment& deployment) {
+std::string fprocess_of(const FunctionDeployment& deployment, const LocalImage* image) {
     if (!deployment.env_process.empty()) return deployment.env_process;
     auto it = deployment.env_vars.find("fprocess");
-    return it == deployment.env_vars.end() ? std::string() : it->second;
+    if (it != deployment.env_vars.end()) return it->second;
+    return image != nullptr ? image->fprocess : std::string();
+}
+
+int free_loopback_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+        const int error = errno;
+        ::close(fd);
+        throw std::system_error(error, std::generic_category(), "bind");
+    }
+    ::close(fd);
+    return ntohs(address.sin_port);
 }
 
 void prepare_replica_dir(const std::string& dir, const std::string& replica_id,
@@ -31,10 +55,19 @@ void prepare_replica_dir(const std::string& dir, const std::string& replica_id,
 
 std::map<std::string, std::string> replica_environment(
     const std::map<std::string, std::string>& base, const FunctionDeployment& deployment,
-    const std::string& dir) {
+    const std::string& dir, const LocalImage* image) {
     auto env = base;
+    if (image != nullptr)
+        for (const auto& [key, value] : image->env) env[key] = value;
     for (const auto& [key, value] : deployment.env_vars) env[key] = value;
-    env["fprocess"] = fprocess_of(deployment);
+    env["fprocess"] = fprocess_of(deployment, image);
+    if (image != nullptr && env["mode"] == "http") {
+        // The kernel's pick, released for the upstream to take: another process could take
+        // it in between, and the replica then fails its health check and is restarted.
+        const auto port = std::to_string(free_loopback_port());
+        env["http_port"] = port;
+        env["upstream_url"] = "http://127.0.0.1:" + port;
+    }
     // The gateway owns the ports (learnt from the watchdog's log line) and takes a replica out
     // of rotation itself before stopping it, so the watchdog need not linger unhealthy.
     env["port"] = "0";

@@ -7,12 +7,14 @@
 #include <string>
 
 #include "function_types.h"
+#include "provider/local/local_images.h"
 #include "provider/local/state_store.h"
 
 namespace faas::gateway {
 
-/// The command a replica runs: envProcess, else envVars.fprocess; empty when neither is set.
-std::string fprocess_of(const FunctionDeployment& deployment);
+/// The command a replica runs: envProcess, else envVars.fprocess, else the built image's
+/// fprocess; empty when none is set.
+std::string fprocess_of(const FunctionDeployment& deployment, const LocalImage* image = nullptr);
 
 /// Creates `dir`/tmp and `dir`/secrets and copies the deployment's secrets into the latter
 /// (mode 0400); a secret missing from the store is logged and skipped. Throws
@@ -20,10 +22,15 @@ std::string fprocess_of(const FunctionDeployment& deployment);
 void prepare_replica_dir(const std::string& dir, const std::string& replica_id,
                          const FunctionDeployment& deployment, const StateStore& store);
 
-/// The environment of a replica in `dir`: `base` (PATH and friends), the deployment's envVars,
-/// and the settings the gateway owns.
+/// The environment of a replica in `dir`: `base` (PATH and friends), the built image's
+/// environment (as a container's ENV), the deployment's envVars, and the settings the gateway
+/// owns. An http-mode replica of a built image gets a loopback port of its own for its
+/// upstream (http_port, upstream_url), as replicas share the host's ports.
 std::map<std::string, std::string> replica_environment(
     const std::map<std::string, std::string>& base, const FunctionDeployment& deployment,
-    const std::string& dir);
+    const std::string& dir, const LocalImage* image = nullptr);
+
+/// A loopback TCP port free now (the kernel's pick). Throws std::system_error.
+int free_loopback_port();
 
 }  // namespace faas::gateway

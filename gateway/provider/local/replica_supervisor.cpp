@@ -84,6 +84,10 @@ FunctionRecord ReplicaSupervisor::record_of(const Function& function) const {
     record.replicas = function.stored.replicas;
     record.available_replicas = static_cast<int>(function.endpoints.size());
     record.created_at = function.stored.created_at;
+    record.rolling = std::any_of(function.members.begin(), function.members.end(),
+                                 [&function](const std::shared_ptr<Replica>& replica) {
+                                     return replica->generation != function.generation;
+                                 });
     return record;
 }
 
@@ -181,13 +185,19 @@ void ReplicaSupervisor::start_replica_locked(Function& function, Replica& replic
     replica.restart_at.reset();
     replica.started_at = Clock::now();
     try {
-        prepare_replica_dir(replica.dir, replica.id, function.stored.deployment, store_);
+        const auto& deployment = function.stored.deployment;
+        prepare_replica_dir(replica.dir, replica.id, deployment, store_);
+        // A built version runs from its folder, with its template's settings.
+        std::optional<LocalImage> image;
+        if (options_.images != nullptr) image = options_.images->find(deployment.image);
         auto logs = function.logs;
         auto id = replica.id;
         replica.process = std::make_unique<ReplicaProcess>(
             options_.watchdog_path,
-            replica_environment(options_.base_env, function.stored.deployment, replica.dir),
-            [logs, id](std::string line) { logs->append(id, std::move(line)); });
+            replica_environment(options_.base_env, deployment, replica.dir,
+                                image ? &*image : nullptr),
+            [logs, id](std::string line) { logs->append(id, std::move(line)); },
+            image ? image->dir.string() : std::string());
         log_line("Started replica " + replica.id + " (pid " +
                  std::to_string(replica.process->pid()) + ")");
     } catch (const std::exception& e) {

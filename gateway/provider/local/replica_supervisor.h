@@ -20,6 +20,7 @@
 #include "endpoint.h"
 #include "function_types.h"
 #include "provider/local/health_probe.h"
+#include "provider/local/local_images.h"
 #include "provider/local/log_buffer.h"
 #include "provider/local/state_store.h"
 
@@ -37,6 +38,8 @@ struct SupervisorOptions {
     std::chrono::milliseconds max_backoff = std::chrono::seconds(30);
     /// Variables every replica inherits from the gateway (PATH and friends).
     std::map<std::string, std::string> base_env;
+    /// Where a deployment's image may name a folder the gateway built; null: none.
+    const LocalImages* images = nullptr;
 };
 
 /// Thread-safe. The table is guarded by a shared mutex so that resolve(), the hot path, only

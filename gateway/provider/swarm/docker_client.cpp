@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 
+#include <cctype>
 #include <memory>
 #include <stdexcept>
 
@@ -17,8 +18,12 @@ struct CurlDeleter {
 struct SlistDeleter {
     void operator()(curl_slist* list) const { curl_slist_free_all(list); }
 };
+struct MultiDeleter {
+    void operator()(CURLM* multi) const { curl_multi_cleanup(multi); }
+};
 using CurlHandle = std::unique_ptr<CURL, CurlDeleter>;
 using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
+using MultiHandle = std::unique_ptr<CURLM, MultiDeleter>;
 
 void append(Slist& list, const std::string& line) {
     curl_slist* next = curl_slist_append(list.get(), line.c_str());
@@ -67,6 +72,43 @@ int stream_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) 
         return 1;
     }
     return 0;
+}
+
+// Runs one transfer, asking `keep_going` after every wake-up and at least every 100 ms: the
+// easy interface only calls its progress callback about once a second while the peer is
+// silent, too slow for a build that must stop within 200 ms. Sets `stopped` when
+// `keep_going` ended it; removing the handle mid-transfer closes the connection.
+CURLcode perform_polled(CURL* curl, const std::function<bool()>& keep_going, bool& stopped) {
+    MultiHandle multi(curl_multi_init());
+    if (!multi) throw std::bad_alloc();
+    if (curl_multi_add_handle(multi.get(), curl) != CURLM_OK) throw std::bad_alloc();
+    struct Detach {
+        CURLM* multi;
+        CURL* curl;
+        ~Detach() { curl_multi_remove_handle(multi, curl); }
+    } detach{multi.get(), curl};
+    for (;;) {
+        int running = 0;
+        if (curl_multi_perform(multi.get(), &running) != CURLM_OK) return CURLE_FAILED_INIT;
+        int queued = 0;
+        while (CURLMsg* message = curl_multi_info_read(multi.get(), &queued))
+            if (message->msg == CURLMSG_DONE) return message->data.result;
+        if (running == 0) return CURLE_OK;
+        if (!keep_going()) {
+            stopped = true;
+            return CURLE_ABORTED_BY_CALLBACK;
+        }
+        if (curl_multi_poll(multi.get(), nullptr, 0, 100, nullptr) != CURLM_OK)
+            return CURLE_FAILED_INIT;
+    }
+}
+
+bool names_content_type(const std::string& header) {
+    static constexpr std::string_view kName = "content-type:";
+    if (header.size() < kName.size()) return false;
+    for (std::size_t i = 0; i < kName.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(header[i])) != kName[i]) return false;
+    return true;
 }
 
 CurlHandle new_handle(const DockerClientOptions& options, const std::string& url,
@@ -174,6 +216,38 @@ long DockerClient::stream(const std::string& path,
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (sink.stopped || (code == CURLE_OPERATION_TIMEDOUT && status != 0)) return status;
+    if (code != CURLE_OK) throw DockerUnavailable(transport_error(options_, code));
+    return status;
+}
+
+long DockerClient::post_stream(const std::string& path, const std::string& body,
+                               const std::vector<std::string>& headers,
+                               const std::function<bool(std::string_view)>& on_data,
+                               const std::function<bool()>& keep_going,
+                               std::chrono::milliseconds max_duration) const {
+    auto curl = new_handle(options_, url(path), max_duration);
+    CURL* c = curl.get();
+    StreamSink sink{&on_data, &keep_going};
+    Slist header_list;
+    append(header_list, "Expect:");
+    bool typed = false;
+    for (const auto& header : headers) {
+        append(header_list, header);
+        typed = typed || names_content_type(header);
+    }
+    // Otherwise libcurl would label the body application/x-www-form-urlencoded.
+    if (!typed) append(header_list, "Content-Type:");
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, header_list.get());
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_to_stream);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+    bool stopped = false;
+    CURLcode code = perform_polled(c, keep_going, stopped);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (stopped || sink.stopped) return status;
     if (code != CURLE_OK) throw DockerUnavailable(transport_error(options_, code));
     return status;
 }

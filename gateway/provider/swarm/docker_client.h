@@ -65,6 +65,19 @@ class DockerClient {
                 const std::function<bool()>& keep_going,
                 std::chrono::milliseconds max_duration) const;
 
+    /// POST of `body` (sent from memory, not copied: a build context of tens of MB) whose answer
+    /// is handed to `on_data` chunk by chunk as it arrives, whatever the status, so a caller can
+    /// keep a non-2xx answer's message. `headers` are whole lines ("Content-Type: ..."); without
+    /// a Content-Type none is sent. `on_data` returns false to stop; so does `keep_going`
+    /// (polled at least every 100 ms, also while the engine is silent); closing the connection
+    /// is how the engine learns to stop a build. Returns the status (0 if stopped before one
+    /// arrived). Throws DockerUnavailable on transport errors and when `max_duration` runs out.
+    long post_stream(const std::string& path, const std::string& body,
+                     const std::vector<std::string>& headers,
+                     const std::function<bool(std::string_view)>& on_data,
+                     const std::function<bool()>& keep_going,
+                     std::chrono::milliseconds max_duration) const;
+
     /// GET returning parsed JSON; throws DockerUnavailable, or ProviderUnavailable with the
     /// engine's message on a non-2xx answer.
     nlohmann::json get_json(const std::string& path) const;

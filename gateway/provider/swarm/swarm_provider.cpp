@@ -103,9 +103,17 @@ FunctionRecord SwarmProvider::record_of(const json& service, const std::string& 
         reported_deployment(swarm::deployment_of(service, name, options_.function_namespace));
     record.replicas = swarm::desired_replicas(service);
     std::string id = service.value("ID", "");
-    for (const auto& task : tasks)
-        if (task.value("ServiceID", "") == id && swarm::task_ready(task))
-            ++record.available_replicas;
+    // A task of an older spec (another image) still serving means the update is rolling.
+    const auto image = service.value("/Spec/TaskTemplate/ContainerSpec/Image"_json_pointer,
+                                     std::string());
+    for (const auto& task : tasks) {
+        if (task.value("ServiceID", "") != id || !swarm::task_ready(task)) continue;
+        ++record.available_replicas;
+        if (task.value("/Spec/ContainerSpec/Image"_json_pointer, image) != image)
+            record.rolling = true;
+    }
+    const auto update = service.value("/UpdateStatus/State"_json_pointer, std::string());
+    if (update == "updating" || update == "rollback_started") record.rolling = true;
     record.created_at = service.value("CreatedAt", "");
     return record;
 }

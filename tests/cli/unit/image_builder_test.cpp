@@ -1,11 +1,10 @@
 // Images: the build context (shrinkwrap), build args and options, the docker command lines, the
-// parallel runner, running programs (subprocess), and `faas build`/`push` against a fake
-// `docker` on PATH, so none of this needs a Docker daemon.
+// parallel runner, and `faas build`/`push` against a fake `docker` on PATH, so none of this
+// needs a Docker daemon. (Running programs is tested in tests/common/subprocess_test.cpp.)
 #include "image_builder.h"
 
 #include <doctest/doctest.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,7 +15,6 @@
 
 #include "app.h"
 #include "cli_error.h"
-#include "subprocess.h"
 #include "support/files.h"
 #include "support/process.h"
 
@@ -331,96 +329,6 @@ TEST_CASE("LinePrinter prefixes every line with the name") {
     printer.print("hello", "Step 1/3 : FROM scratch");
     printer.print("other", "");
     CHECK(out.str() == "[hello] Step 1/3 : FROM scratch\n[other] \n");
-}
-
-TEST_CASE("subprocess: output captured, exit codes, stdin, environment, working folder") {
-    auto result = run_process({"/bin/sh", "-c", "echo out; echo err >&2; exit 3"});
-    CHECK(result.exit_code == 3);
-    CHECK(result.output.find("out\n") != std::string::npos);
-    CHECK(result.output.find("err\n") != std::string::npos);
-
-    CHECK(run_process({"true"}).exit_code == 0);  // Found on PATH.
-    CHECK(run_process({"/bin/sh", "-c", "kill -TERM $$"}).exit_code == 128 + SIGTERM);
-
-    ProcessOptions options;
-    options.stdin_text = "line one\nline two\n";
-    CHECK(run_process({"cat"}, options).output == "line one\nline two\n");
-    options.stdin_text = std::string(1 << 20, 'x');  // More than a pipe holds: written as read.
-    CHECK(run_process({"wc", "-c"}, options).output == "1048576\n");
-    options.stdin_text = std::string(1 << 20, 'x');  // Not read at all: no SIGPIPE, no hang.
-    CHECK(run_process({"/bin/sh", "-c", "exit 4"}, options).exit_code == 4);
-
-    ProcessOptions env_options;
-    env_options.environment = {{"FAAS_TEST_VAR", "hello there"}, {"PATH", "/usr/bin:/bin"}};
-    CHECK(run_process({"/bin/sh", "-c", "echo \"$FAAS_TEST_VAR\""}, env_options).output ==
-          "hello there\n");
-    ProcessOptions dir_options;
-    dir_options.working_dir = "/";
-    CHECK(run_process({"pwd"}, dir_options).output == "/\n");
-    ProcessOptions no_stdin;
-    CHECK(run_process({"cat"}, no_stdin).output.empty());  // stdin is /dev/null.
-}
-
-TEST_CASE("subprocess: lines handed over one by one, \\r and \\r\\n ending lines") {
-    std::vector<std::string> lines;
-    ProcessOptions options;
-    options.on_line = [&](std::string_view line) { lines.emplace_back(line); };
-    const auto result = run_process(
-        {"/bin/sh", "-c", "printf 'one\\ntwo\\r\\nthree\\rfour\\n\\nlast-without-newline'"},
-        options);
-    CHECK(result.exit_code == 0);
-    CHECK(result.output.empty());
-    CHECK(lines ==
-          std::vector<std::string>{"one", "two", "three", "four", "", "last-without-newline"});
-
-    lines.clear();
-    run_process({"/bin/sh", "-c", "head -c 200000 /dev/zero | tr '\\0' a"}, options);
-    REQUIRE(lines.size() == 4);
-    CHECK(lines[0].size() == kMaxLineLength);
-    CHECK(lines[3].size() == 200000 - 3 * kMaxLineLength);
-}
-
-TEST_CASE("subprocess: a program that is missing is a SpawnError") {
-    try {
-        run_process({"faas-no-such-program-here"});
-        FAIL("expected a SpawnError");
-    } catch (const SpawnError& error) {
-        CHECK(error.error_number() == ENOENT);
-        CHECK(std::string(error.what()) ==
-              "cannot run faas-no-such-program-here: not found on PATH");
-    }
-}
-
-TEST_CASE("subprocess: a throwing callback kills the child's group and reaps it") {
-    pid_t grandchild = 0;
-    ProcessOptions options;
-    options.on_line = [&](std::string_view line) {
-        grandchild = std::stoi(std::string(line));
-        throw std::runtime_error("stop");
-    };
-    const auto start = std::chrono::steady_clock::now();
-    CHECK_THROWS_WITH(run_process({"/bin/sh", "-c", "sleep 30 & echo $!; wait"}, options), "stop");
-    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
-    CHECK(test::zombie_children(::getpid()) == 0);
-    // The background job was in the child's group and died with it (gone, or a zombie of init).
-    REQUIRE(grandchild > 0);
-    auto dead = [&] {
-        std::ifstream stat("/proc/" + std::to_string(grandchild) + "/stat");
-        std::string pid, comm, state;
-        return !(stat >> pid >> comm >> state) || state == "Z";
-    };
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (!dead() && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    CHECK(dead());
-}
-
-TEST_CASE("subprocess: the loop ends when the child exits even if a grandchild keeps the pipe") {
-    const auto start = std::chrono::steady_clock::now();
-    const auto result = run_process({"/bin/sh", "-c", "echo parent; sleep 30 & exit 0"});
-    CHECK(result.exit_code == 0);
-    CHECK(result.output == "parent\n");
-    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
 }
 
 TEST_CASE("faas build --shrinkwrap writes the contexts and stops, and says skip_build") {

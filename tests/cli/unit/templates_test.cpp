@@ -144,7 +144,7 @@ TEST_CASE("template.yml: every field, and defaults") {
         "  - name: dev\n    packages: [make, gcc]\n  - name: none\nwelcome_message: |\n  Hello.\n  "
         "Edit it.\n"
         "other_key: kept for faas-cli\n");
-    const TemplateInfo info = read_template(root / "py");
+    const TemplateInfo info = load_template(root / "py");
     CHECK(info.name == "py");
     CHECK(info.language == "python3");
     CHECK(info.fprocess == "python3 index.py");
@@ -156,18 +156,18 @@ TEST_CASE("template.yml: every field, and defaults") {
     CHECK(info.welcome_message == "Hello.\nEdit it.\n");
 
     write_text(root / "min" / "template.yml", "language: x\n");
-    CHECK(read_template(root / "min").handler_folder == "function");
+    CHECK(load_template(root / "min").handler_folder == "function");
 
     write_text(root / "bad" / "template.yml", "language: x\nbuild_options: 3\n");
-    CHECK_THROWS_WITH_AS(read_template(root / "bad"),
+    CHECK_THROWS_WITH_AS(load_template(root / "bad"),
                          doctest::Contains("template.yml:2: build_options must be a list"),
                          CliError);
     write_text(root / "bad" / "template.yml", "language: x\nfprocess: [a\n");
-    CHECK_THROWS_WITH_AS(read_template(root / "bad"), doctest::Contains("template.yml:"), CliError);
+    CHECK_THROWS_WITH_AS(load_template(root / "bad"), doctest::Contains("template.yml:"), CliError);
     write_text(root / "bad" / "template.yml", "handler_folder: ../../etc\n");
-    CHECK_THROWS_WITH_AS(read_template(root / "bad"),
+    CHECK_THROWS_WITH_AS(load_template(root / "bad"),
                          doctest::Contains("handler_folder must be a folder inside"), CliError);
-    CHECK_THROWS_WITH_AS(read_template(root / "absent"), doctest::Contains("not a template folder"),
+    CHECK_THROWS_WITH_AS(load_template(root / "absent"), doctest::Contains("not a template folder"),
                          CliError);
 }
 
@@ -233,10 +233,10 @@ TEST_CASE("pulling templates from a folder: template/<lang>/ or <lang>/, refusin
     make_template(root / "repo" / "template", "alpha", "second");
     CHECK_THROWS_WITH_AS(pull_templates((root / "repo").string(), project, false),
                          doctest::Contains("template alpha already exists"), CliError);
-    CHECK(read_template(project / "template" / "alpha").fprocess == "first");
+    CHECK(load_template(project / "template" / "alpha").fprocess == "first");
     pulled = pull_templates((root / "repo").string(), project, true);
     CHECK(pulled[0].replaced);
-    CHECK(read_template(project / "template" / "alpha").fprocess == "second");
+    CHECK(load_template(project / "template" / "alpha").fprocess == "second");
 
     make_template(root / "flat", "gamma");
     pulled = pull_templates((root / "flat").string(), project, false);
@@ -288,10 +288,10 @@ TEST_CASE("pulling templates from a git repository, with #branch") {
     fs::create_directories(project);
     auto pulled = pull_templates("file://" + repo.string(), project, false);
     REQUIRE(pulled.size() == 1);
-    CHECK(read_template(project / "template" / "gitlang").fprocess == "on-main");
+    CHECK(load_template(project / "template" / "gitlang").fprocess == "on-main");
     CHECK_FALSE(fs::exists(project / "template" / "gitlang" / ".git"));
     pulled = pull_templates("file://" + repo.string() + "#other", project, true);
-    CHECK(read_template(project / "template" / "gitlang").fprocess == "on-other");
+    CHECK(load_template(project / "template" / "gitlang").fprocess == "on-other");
     CHECK_THROWS_WITH_AS(pull_templates("file://" + (root / "no-repo").string(), project, true),
                          doctest::Contains("git clone file://"), CliError);
 }

@@ -1,5 +1,6 @@
-// A fake Docker Engine API on a unix socket, for the Swarm provider's tests: it answers from a
-// handler and records what it was asked. one_function() is a small Swarm with one function.
+// A fake Docker Engine API on a unix socket, for the Swarm provider's and the Docker builder's
+// tests: it answers from a handler (or streams an answer the test writes chunk by chunk) and
+// records what it was asked. one_function() is a small Swarm with one function.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -14,6 +15,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -29,14 +31,67 @@ struct FakeRequest {
     std::string method;
     std::string target;
     std::string body;
+    std::string headers;  ///< The header lines as sent, each ending in "\r\n".
+};
+
+/// A streamed answer (chunked transfer encoding) that a StreamHandler writes as it likes.
+class FakeStream {
+  public:
+    explicit FakeStream(int client) : client_(client) {}
+
+    /// Sends the status line and headers; at most once, before write().
+    bool begin(int status) {
+        begun_ = true;
+        return send_all("HTTP/1.1 " + std::to_string(status) +
+                        " X\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+                        "Connection: close\r\n\r\n");
+    }
+    /// Sends `data` as one chunk at once; false once the client has gone.
+    bool write(std::string_view data) {
+        if (data.empty()) return ok_;
+        char size[32];
+        std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+        return send_all(size) && send_all(std::string(data) + "\r\n");
+    }
+    /// Waits up to `wait` for the client to close its end of the connection.
+    bool client_closed(std::chrono::milliseconds wait) {
+        auto deadline = std::chrono::steady_clock::now() + wait;
+        char buffer[4096];
+        while (std::chrono::steady_clock::now() < deadline) {
+            pollfd pfd{client_, POLLIN, 0};
+            if (::poll(&pfd, 1, 10) <= 0) continue;
+            if (::read(client_, buffer, sizeof buffer) <= 0) return true;
+        }
+        return false;
+    }
+    /// Ends the body (the handler returned).
+    void finish() {
+        if (begun_ && ok_) send_all("0\r\n\r\n");
+    }
+
+  private:
+    bool send_all(const std::string& data) {
+        if (!ok_) return false;
+        ok_ = ::send(client_, data.data(), data.size(), MSG_NOSIGNAL) ==
+              static_cast<ssize_t>(data.size());
+        return ok_;
+    }
+
+    int client_;
+    bool begun_ = false;
+    bool ok_ = true;
 };
 
 /// A one-connection-at-a-time HTTP/1.1 server on a unix socket, answering from `handler`.
 class FakeEngine {
   public:
     using Handler = std::function<std::pair<int, std::string>(const FakeRequest&)>;
+    /// Answers a request by streaming and returns true, or returns false to leave it to the
+    /// Handler.
+    using StreamHandler = std::function<bool(const FakeRequest&, FakeStream&)>;
 
-    explicit FakeEngine(Handler handler) : handler_(std::move(handler)) {
+    explicit FakeEngine(Handler handler, StreamHandler streamer = nullptr)
+        : handler_(std::move(handler)), streamer_(std::move(streamer)) {
         char dir[] = "/tmp/fake-engine-XXXXXX";
         REQUIRE(::mkdtemp(dir) != nullptr);
         dir_ = dir;
@@ -114,7 +169,7 @@ class FakeEngine {
         auto second_space = data.find(' ', first_space + 1);
         request.method = data.substr(0, first_space);
         request.target = data.substr(first_space + 1, second_space - first_space - 1);
-        (void)line_end;
+        request.headers = data.substr(line_end + 2, header_end + 2 - (line_end + 2));
         request.body = data.substr(header_end + 4);
         {
             std::lock_guard lock(mutex_);
@@ -123,6 +178,13 @@ class FakeEngine {
         // A slow engine: hold the answer (in small steps, so stop() stays prompt).
         for (int waited = 0; waited < delay_ms.load() && running_; waited += 10)
             std::this_thread::sleep_for(10ms);
+        if (streamer_) {
+            FakeStream stream(client);
+            if (streamer_(request, stream)) {
+                stream.finish();
+                return;
+            }
+        }
         auto [status, body] = handler_(request);
         std::string response = "HTTP/1.1 " + std::to_string(status) +
                                " X\r\nContent-Type: application/json\r\nContent-Length: " +
@@ -131,6 +193,7 @@ class FakeEngine {
     }
 
     Handler handler_;
+    StreamHandler streamer_;
     std::string dir_;
     std::string path_;
     int fd_ = -1;

@@ -1,5 +1,5 @@
-// posix_spawnp with pipes, a poll loop that feeds stdin and splits output into lines, and a
-// guard that kills the child's process group and reaps it on every way out.
+// posix_spawnp with pipes, a poll loop that feeds stdin, splits output into lines and asks
+// keep_going, and a guard that kills the child's process group and reaps it on every way out.
 #include "subprocess.h"
 
 #include <fcntl.h>
@@ -10,14 +10,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <system_error>
 
 extern char** environ;
 
-namespace faas::cli {
+namespace faas {
 namespace {
+
+/// What is read from the output pipe after the child has exited (a pipe holds 64 KiB).
+constexpr size_t kMaxDrainBytes = 1024 * 1024;
 
 class Fd {
   public:
@@ -56,8 +62,10 @@ struct Pipe {
 
 Pipe make_pipe() {
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0)
-        throw CliError(std::string("cannot create a pipe: ") + std::strerror(errno));
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        const int error = errno;
+        throw SpawnError(std::string("cannot create a pipe: ") + std::strerror(error), error);
+    }
     return {Fd(fds[0]), Fd(fds[1])};
 }
 
@@ -179,9 +187,10 @@ class LineSplitter {
     bool after_cr_ = false;
 };
 
-std::vector<std::string> child_environment(const std::map<std::string, std::string>& overrides) {
+std::vector<std::string> child_environment(const std::map<std::string, std::string>& overrides,
+                                           bool inherit) {
     std::vector<std::string> env;
-    for (char** entry = environ; entry && *entry; ++entry) {
+    for (char** entry = inherit ? environ : nullptr; entry && *entry; ++entry) {
         const std::string_view text(*entry);
         const std::string name(text.substr(0, text.find('=')));
         if (!overrides.count(name)) env.emplace_back(text);
@@ -193,7 +202,8 @@ std::vector<std::string> child_environment(const std::map<std::string, std::stri
 }  // namespace
 
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options) {
-    if (argv.empty() || argv[0].empty()) throw CliError("run_process: no program given");
+    if (argv.empty() || argv[0].empty())
+        throw std::invalid_argument("run_process: no program given");
     Pipe output = make_pipe();
     std::optional<Pipe> input;
     if (options.stdin_text) input = make_pipe();
@@ -223,7 +233,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     std::vector<char*> args;
     for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
     args.push_back(nullptr);
-    std::vector<std::string> env_strings = child_environment(options.environment);
+    std::vector<std::string> env_strings =
+        child_environment(options.environment, options.inherit_environment);
     std::vector<char*> env;
     for (auto& entry : env_strings) env.push_back(entry.data());
     env.push_back(nullptr);
@@ -258,19 +269,38 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     if (in.get() >= 0 && stdin_text.empty()) in.reset();
 
     std::array<char, 16384> buffer{};
-    bool child_gone = false;
+    using Clock = std::chrono::steady_clock;
+    const auto poll_interval = std::chrono::milliseconds(kKeepGoingPollMs);
+    auto next_ask = Clock::now() + poll_interval;
     while (out.get() >= 0) {
+        // Asked on a clock rather than once a loop: a chatty child must not make it a hot path,
+        // and a quiet one must not keep the question from being asked.
+        if (options.keep_going && Clock::now() >= next_ask) {
+            if (!options.keep_going()) {
+                result.stopped = true;
+                child.kill_group();
+                break;
+            }
+            next_ask = Clock::now() + poll_interval;
+        }
         std::array<pollfd, 3> fds{};
         nfds_t count = 0;
         fds[count++] = {out.get(), POLLIN, 0};
         const nfds_t in_index = in.get() >= 0 ? count++ : 0;
         if (in.get() >= 0) fds[in_index] = {in.get(), POLLOUT, 0};
-        const nfds_t exit_index = exited.get() >= 0 && !child_gone ? count++ : 0;
+        const nfds_t exit_index = exited.get() >= 0 ? count++ : 0;
         if (exit_index) fds[exit_index] = {exited.get(), POLLIN, 0};
-        const int ready = ::poll(fds.data(), count, exited.get() >= 0 || child_gone ? -1 : 200);
+        int timeout_ms = exited.get() >= 0 ? -1 : 200;  // Without a pidfd, waitid is polled.
+        if (options.keep_going) {
+            const auto until_ask =
+                std::chrono::duration_cast<std::chrono::milliseconds>(next_ask - Clock::now());
+            const int ask_ms = static_cast<int>(std::max<long long>(0, until_ask.count()));
+            timeout_ms = timeout_ms < 0 ? ask_ms : std::min(timeout_ms, ask_ms);
+        }
+        const int ready = ::poll(fds.data(), count, timeout_ms);
         if (ready < 0) {
             if (errno == EINTR) continue;
-            throw CliError(std::string("poll: ") + std::strerror(errno));
+            throw std::system_error(errno, std::generic_category(), "poll");
         }
         if (in_index && fds[in_index].revents) {
             const ssize_t n = write_without_sigpipe(in.get(), stdin_text.data() + stdin_written,
@@ -294,14 +324,15 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
             ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
             info.si_pid == pid;
         if (pidfd_says_exited || poll_says_exited) {
-            // Take what is already in the pipe, then stop waiting for whoever else holds it.
-            child_gone = true;
-            for (;;) {
+            // Stop whoever else holds the pipe, then take what is already in it; bounded, in
+            // case a writer that left the group keeps filling it.
+            child.kill_group();
+            for (size_t drained = 0; drained < kMaxDrainBytes;) {
                 const ssize_t n = ::read(out.get(), buffer.data(), buffer.size());
                 if (n <= 0) break;
+                drained += static_cast<size_t>(n);
                 splitter.feed(std::string_view(buffer.data(), static_cast<size_t>(n)));
             }
-            child.kill_group();
             break;
         }
     }
@@ -312,4 +343,4 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     return result;
 }
 
-}  // namespace faas::cli
+}  // namespace faas
