@@ -91,9 +91,8 @@ void read_build_settings(const Env& env, const std::string& self_path, Config& c
         get_byte_size(env, "max_build_unpacked_bytes", config.max_build_unpacked_bytes);
     if (config.max_build_unpacked_bytes == 0)
         throw ConfigError("max_build_unpacked_bytes", "must be > 0");
-    config.max_build_files = static_cast<std::uint64_t>(
-        get_int(env, "max_build_files", static_cast<std::int64_t>(config.max_build_files), 1,
-                1'000'000));
+    config.max_build_files = static_cast<std::uint64_t>(get_int(
+        env, "max_build_files", static_cast<std::int64_t>(config.max_build_files), 1, 1'000'000));
     config.kept_versions =
         static_cast<int>(get_int(env, "kept_versions", config.kept_versions, 2, 100));
 }

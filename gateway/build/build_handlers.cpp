@@ -135,13 +135,13 @@ Response AdminHandlers::rollback(const Request& request) {
     auto path = request.path();
     constexpr std::string_view prefix = "/system/functions/";
     constexpr std::string_view suffix = "/rollback";
-    auto name = function_in_path(path.substr(prefix.size(), path.size() - prefix.size() - suffix.size()));
+    auto name =
+        function_in_path(path.substr(prefix.size(), path.size() - prefix.size() - suffix.size()));
     check_namespace_param(request);
     auto version = builds().rollback(name);
-    return Response::json(202, json{{"function", name},
-                                    {"version", version.version},
-                                    {"image", version.image}}
-                                   .dump());
+    return Response::json(
+        202,
+        json{{"function", name}, {"version", version.version}, {"image", version.image}}.dump());
 }
 
 }  // namespace faas::gateway

@@ -133,7 +133,9 @@ class BuildManager::Progress final : public BuildProgress {
   public:
     Progress(BuildManager& manager, std::string id, std::shared_ptr<LiveLog> log,
              std::shared_ptr<Running> running)
-        : manager_(manager), id_(std::move(id)), log_(std::move(log)),
+        : manager_(manager),
+          id_(std::move(id)),
+          log_(std::move(log)),
           running_(std::move(running)) {}
 
     void line(std::string_view text) override {
@@ -167,11 +169,11 @@ BuildManager::BuildManager(BuildManagerOptions options, BuildStore& store, Build
             log_line("Build " + record.id + " of " + record.function + " is queued again");
         } else if (!is_finished(record.status)) {
             record.status = BuildStage::kFailed;
-            record.error = "the gateway stopped during the build (it was " +
-                           std::string(stage_name(record.stages.empty()
-                                                      ? BuildStage::kQueued
-                                                      : record.stages.back().stage)) +
-                           ")";
+            record.error =
+                "the gateway stopped during the build (it was " +
+                std::string(stage_name(record.stages.empty() ? BuildStage::kQueued
+                                                             : record.stages.back().stage)) +
+                ")";
             record.finished_at = rfc3339_now();
             if (!record.stages.empty() && record.stages.back().seconds < 0)
                 record.stages.back().seconds = 0;
@@ -380,8 +382,8 @@ void BuildManager::finish(const std::string& id, BuildStage stage, const std::st
 void BuildManager::run(const std::string& id) {
     BuildRecord record;
     auto running = std::make_shared<Running>();
-    running->deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                           options_.build_timeout);
+    running->deadline =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(options_.build_timeout);
     std::shared_ptr<LiveLog> log;
     {
         std::lock_guard lock(mutex_);
@@ -399,8 +401,8 @@ void BuildManager::run(const std::string& id) {
                   record.lang + " template");
     std::string image;
     try {
-        BuildJob job{id, record.function, record.version, store_.context_dir(id), record.lang,
-                     record.build_args};
+        BuildJob job{id,          record.function,  record.version, store_.context_dir(id),
+                     record.lang, record.build_args};
         image = builder_.build(job, progress);
         {
             std::lock_guard lock(mutex_);
@@ -489,7 +491,8 @@ void BuildManager::remember_version(const BuildRecord& record) {
         deployment["image"] = record.image;
         history.versions.push_back(
             {record.version, record.image, record.id, rfc3339_now(), std::move(deployment)});
-        while (history.versions.size() > static_cast<std::size_t>(std::max(1, options_.kept_versions))) {
+        while (history.versions.size() >
+               static_cast<std::size_t>(std::max(1, options_.kept_versions))) {
             dropped.push_back(history.versions.front().image);
             history.versions.erase(history.versions.begin());
         }

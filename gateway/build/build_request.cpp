@@ -26,8 +26,7 @@ bool is_valid_lang(std::string_view lang) {
     if (lang.empty() || lang.size() > 64 || lang.front() == '.' || lang.front() == '-')
         return false;
     return std::all_of(lang.begin(), lang.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-               c == '.';
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
     });
 }
 
@@ -105,8 +104,8 @@ void make_json_context(const BuildRequest& request, const fs::path& templates_di
                        const fs::path& dest) {
     const fs::path tmpl_dir = templates_dir / request.lang;
     if (!fs::exists(tmpl_dir / "template.yml"))
-        throw BadRequest("unknown lang '" + request.lang + "' (known: " +
-                         known_templates(templates_dir) + ")");
+        throw BadRequest("unknown lang '" + request.lang +
+                         "' (known: " + known_templates(templates_dir) + ")");
     TemplateInfo tmpl;
     try {
         tmpl = read_template(tmpl_dir);
@@ -203,8 +202,7 @@ BuildRequest parse_json_build(const std::string& body, const std::string& served
             if (!is_safe_relative_path(path))
                 throw BadRequest("'files': '" + path +
                                  "' must be a relative path inside the handler folder");
-            if (!content.is_string())
-                throw BadRequest("'files." + path + "' must be a string");
+            if (!content.is_string()) throw BadRequest("'files." + path + "' must be a string");
             request.files[path] = content.get<std::string>();
         }
     }
@@ -232,8 +230,8 @@ BuildRequest parse_archive_build(std::string_view archive, std::string_view head
     return request;
 }
 
-void make_build_context(BuildRequest& request, const fs::path& templates_dir,
-                        const fs::path& dest, const BuildRequestLimits& limits) {
+void make_build_context(BuildRequest& request, const fs::path& templates_dir, const fs::path& dest,
+                        const BuildRequestLimits& limits) {
     fs::create_directories(dest);
     if (request.code || !request.files.empty() || request.archive.empty())
         make_json_context(request, templates_dir, dest);

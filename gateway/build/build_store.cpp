@@ -15,10 +15,9 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr BuildStage kStages[] = {BuildStage::kQueued,   BuildStage::kBuilding,
-                                  BuildStage::kPushing,  BuildStage::kDeploying,
-                                  BuildStage::kReady,    BuildStage::kFailed,
-                                  BuildStage::kCancelled};
+constexpr BuildStage kStages[] = {
+    BuildStage::kQueued, BuildStage::kBuilding, BuildStage::kPushing,  BuildStage::kDeploying,
+    BuildStage::kReady,  BuildStage::kFailed,   BuildStage::kCancelled};
 
 std::optional<std::string> read_small_file(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
@@ -32,13 +31,20 @@ std::optional<std::string> read_small_file(const fs::path& path) {
 
 const char* stage_name(BuildStage stage) {
     switch (stage) {
-        case BuildStage::kQueued: return "queued";
-        case BuildStage::kBuilding: return "building";
-        case BuildStage::kPushing: return "pushing";
-        case BuildStage::kDeploying: return "deploying";
-        case BuildStage::kReady: return "ready";
-        case BuildStage::kFailed: return "failed";
-        case BuildStage::kCancelled: return "cancelled";
+        case BuildStage::kQueued:
+            return "queued";
+        case BuildStage::kBuilding:
+            return "building";
+        case BuildStage::kPushing:
+            return "pushing";
+        case BuildStage::kDeploying:
+            return "deploying";
+        case BuildStage::kReady:
+            return "ready";
+        case BuildStage::kFailed:
+            return "failed";
+        case BuildStage::kCancelled:
+            return "cancelled";
     }
     return "failed";
 }
@@ -93,8 +99,7 @@ BuildRecord record_from_json(const json& in) {
     for (const auto& item : in.value("stages", json::array())) {
         auto stage = stage_from_name(item.at("stage").get<std::string>());
         if (!stage) throw std::runtime_error("unknown stage");
-        record.stages.push_back(
-            {*stage, item.value("startedAt", ""), item.value("seconds", -1.0)});
+        record.stages.push_back({*stage, item.value("startedAt", ""), item.value("seconds", -1.0)});
     }
     record.deployment = in.value("deployment", json::object());
     record.build_args = in.value("buildArgs", std::map<std::string, std::string>());
@@ -106,8 +111,7 @@ BuildStore::BuildStore(fs::path root) : root_(std::move(root)) {
     for (const char* dir : {"records", "logs", "contexts", "versions"}) {
         fs::create_directories(root_ / dir, ec);
         if (ec)
-            throw ProviderUnavailable("cannot use " + (root_ / dir).string() + ": " +
-                                      ec.message());
+            throw ProviderUnavailable("cannot use " + (root_ / dir).string() + ": " + ec.message());
     }
 }
 

@@ -31,7 +31,7 @@ struct BuildRecord {
     std::string function;
     std::string lang;
     std::string version;
-    std::string image;  ///< Empty until built.
+    std::string image;   ///< Empty until built.
     std::string source;  ///< "json" or "archive".
     std::string created_at;
     std::string finished_at;

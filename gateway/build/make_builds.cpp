@@ -15,7 +15,8 @@ class BuildsImpl final : public Builds {
   public:
     BuildsImpl(BuildManagerOptions options, const fs::path& root, std::unique_ptr<Builder> builder,
                FunctionProvider& provider)
-        : store_(root), builder_(std::move(builder)),
+        : store_(root),
+          builder_(std::move(builder)),
           manager_(std::move(options), store_, *builder_, provider) {}
     BuildManager& manager() override { return manager_; }
 

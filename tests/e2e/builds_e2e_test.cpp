@@ -59,8 +59,9 @@ double stage_seconds(const json& record) {
     return total;
 }
 
-const std::string kHandler = "def handle(event, context):\n"
-                             "    return \"Hello, \" + event.body.decode()\n";
+const std::string kHandler =
+    "def handle(event, context):\n"
+    "    return \"Hello, \" + event.body.decode()\n";
 
 }  // namespace
 
@@ -70,16 +71,21 @@ TEST_CASE("a python3-http function built by the gateway from JSON, rebuilt, roll
     const std::string name = "e2e-src";
     remove_function(*stack, name);
 
-    auto first = json_build(*stack, {{"service", name}, {"lang", "python3-http"}, {"code", kHandler}});
+    auto first =
+        json_build(*stack, {{"service", name}, {"lang", "python3-http"}, {"code", kHandler}});
     INFO(build_log(*stack, first["id"]));
     REQUIRE(first["status"] == "ready");
-    report("build from JSON (python3-http), POST to ready: " + std::to_string(stage_seconds(first)) + " s");
+    report("build from JSON (python3-http), POST to ready: " +
+           std::to_string(stage_seconds(first)) + " s");
     CHECK(first["image"].get<std::string>().find("/" + name + ":v") != std::string::npos);
     CHECK(invoke(*stack, name, "World") == std::pair<int, std::string>{200, "Hello, World"});
     // The service runs the image the build pushed to the registry.
-    auto [code, image] = shell("docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' " +
-                               stack->stack_name + "_" + name + " 2>/dev/null || docker service inspect --format "
-                               "'{{.Spec.TaskTemplate.ContainerSpec.Image}}' " + name);
+    auto [code, image] =
+        shell("docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' " +
+              stack->stack_name + "_" + name +
+              " 2>/dev/null || docker service inspect --format "
+              "'{{.Spec.TaskTemplate.ContainerSpec.Image}}' " +
+              name);
     CHECK(image.find(first["image"].get<std::string>()) != std::string::npos);
 
     // A rebuild while a client calls in a loop: no failed call.
@@ -95,10 +101,12 @@ TEST_CASE("a python3-http function built by the gateway from JSON, rebuilt, roll
     });
     std::string code2 = kHandler;
     code2.replace(code2.find("Hello, "), 7, "Howdy, ");
-    auto second = json_build(*stack, {{"service", name}, {"lang", "python3-http"}, {"code", code2}});
+    auto second =
+        json_build(*stack, {{"service", name}, {"lang", "python3-http"}, {"code", code2}});
     INFO(build_log(*stack, second["id"]));
     CHECK(second["status"] == "ready");
-    const bool switched = eventually([&] { return invoke(*stack, name, "World").second == "Howdy, World"; }, 60s);
+    const bool switched =
+        eventually([&] { return invoke(*stack, name, "World").second == "Howdy, World"; }, 60s);
     stop = true;
     caller.join();
     CHECK(switched);
@@ -110,15 +118,18 @@ TEST_CASE("a python3-http function built by the gateway from JSON, rebuilt, roll
     auto broken = json_build(*stack, {{"service", name},
                                       {"lang", "python3-http"},
                                       {"code", kHandler},
-                                      {"files", {{"handler_test.py", "import unittest\n"
-                                                                     "class T(unittest.TestCase):\n"
-                                                                     "    def test_fails(self):\n"
-                                                                     "        self.assertEqual(1, 2)\n"}}}});
+                                      {"files",
+                                       {{"handler_test.py",
+                                         "import unittest\n"
+                                         "class T(unittest.TestCase):\n"
+                                         "    def test_fails(self):\n"
+                                         "        self.assertEqual(1, 2)\n"}}}});
     CHECK(broken["status"] == "failed");
     MESSAGE("failed build: " << broken.value("error", ""));
     CHECK(invoke(*stack, name, "World").second == "Howdy, World");
 
-    auto rollback = gateway(*stack).Post(("/system/functions/" + name + "/rollback").c_str(), "", "text/plain");
+    auto rollback =
+        gateway(*stack).Post(("/system/functions/" + name + "/rollback").c_str(), "", "text/plain");
     REQUIRE(rollback);
     CHECK(rollback->status == 202);
     CHECK(eventually([&] { return invoke(*stack, name, "World").second == "Hello, World"; }, 60s));
@@ -130,10 +141,12 @@ TEST_CASE("a bash function built by the gateway from a tar.gz context") {
     if (!stack) return;
     const std::string name = "e2e-tar";
     remove_function(*stack, name);
-    auto [code, archive] = shell(
-        "d=$(mktemp -d) && cp -r " FAAS_SOURCE_DIR "/templates/bash \"$d/ctx\" && "
-        "printf 'echo \"tarred: $(cat)\"\\n' > \"$d/ctx/function/handler.sh\" && "
-        "rm -f \"$d/ctx/function/handler_test.sh\" && tar -C \"$d/ctx\" -cz . | base64 -w0; rm -rf \"$d\"");
+    auto [code, archive] =
+        shell("d=$(mktemp -d) && cp -r " FAAS_SOURCE_DIR
+              "/templates/bash \"$d/ctx\" && "
+              "printf 'echo \"tarred: $(cat)\"\\n' > \"$d/ctx/function/handler.sh\" && "
+              "rm -f \"$d/ctx/function/handler_test.sh\" && tar -C \"$d/ctx\" -cz . | base64 -w0; "
+              "rm -rf \"$d\"");
     REQUIRE(code == 0);
     auto [decoded_code, bytes] = shell("printf %s '" + archive + "' | base64 -d");
     REQUIRE(decoded_code == 0);

@@ -104,8 +104,8 @@ FunctionRecord SwarmProvider::record_of(const json& service, const std::string& 
     record.replicas = swarm::desired_replicas(service);
     std::string id = service.value("ID", "");
     // A task of an older spec (another image) still serving means the update is rolling.
-    const auto image = service.value("/Spec/TaskTemplate/ContainerSpec/Image"_json_pointer,
-                                     std::string());
+    const auto image =
+        service.value("/Spec/TaskTemplate/ContainerSpec/Image"_json_pointer, std::string());
     for (const auto& task : tasks) {
         if (task.value("ServiceID", "") != id || !swarm::task_ready(task)) continue;
         ++record.available_replicas;

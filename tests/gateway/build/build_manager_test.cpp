@@ -156,7 +156,8 @@ TEST_CASE("cancelling: a running build stops, a queued one never runs, a finishe
     BuildManager manager(options, store, builder, provider);
     auto running = manager.submit(request_for("a"));
     auto queued = manager.submit(request_for("b"));
-    REQUIRE(wait_until([&] { return status_of_build(manager, running.id) == BuildStage::kBuilding; }));
+    REQUIRE(
+        wait_until([&] { return status_of_build(manager, running.id) == BuildStage::kBuilding; }));
 
     auto cancelled_queued = manager.cancel(queued.id);
     CHECK(cancelled_queued.status == BuildStage::kCancelled);

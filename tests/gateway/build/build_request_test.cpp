@@ -82,11 +82,13 @@ TEST_CASE("a JSON build request is refused with the field it gets wrong") {
     CHECK(refusal(without("service")) == "400 'service' is required");
     CHECK(refusal(without("lang")) == "400 'lang' is required (a template name)");
     CHECK(refusal(without("code")) == "400 'code' is required (the handler file), or 'files'");
-    CHECK(refusal(with("service", "Hello_World")).rfind("400 'service' must be a DNS label", 0) == 0);
+    CHECK(refusal(with("service", "Hello_World")).rfind("400 'service' must be a DNS label", 0) ==
+          0);
     CHECK(refusal(with("lang", "../python3")).rfind("400 'lang' must be a template name", 0) == 0);
     CHECK(refusal(with("lang", "")).rfind("400 'lang' must be a template name", 0) == 0);
     CHECK(refusal(with("code", 12)) == "400 'code' must be a string");
-    CHECK(refusal(with("image", "evil:latest")) == "400 'image' is what the build makes: leave it out");
+    CHECK(refusal(with("image", "evil:latest")) ==
+          "400 'image' is what the build makes: leave it out");
     for (const char* path : {"../x", "/etc/passwd", "a/../../b", "", "a//b", "./a", "a\\b"})
         CHECK(refusal(with("files", {{path, "x"}})).find("must be a relative path") !=
               std::string::npos);
@@ -142,19 +144,21 @@ TEST_CASE("an unknown lang names the templates there are") {
         FAIL("accepted");
     } catch (const BadRequest& e) {
         const std::string message = e.what();
-        CHECK(message.rfind("unknown lang 'cobol' (known: bash, cpp, dockerfile, go, node,", 0) == 0);
+        CHECK(message.rfind("unknown lang 'cobol' (known: bash, cpp, dockerfile, go, node,", 0) ==
+              0);
     }
 }
 
 TEST_CASE("an archive request takes its deployment from the header") {
-    auto request = parse_archive_build("bytes", R"({"service":"hello","lang":"node"})",
-                                       "openfaas-fn", {});
+    auto request =
+        parse_archive_build("bytes", R"({"service":"hello","lang":"node"})", "openfaas-fn", {});
     CHECK(request.deployment.service == "hello");
     CHECK(request.lang == "node");
     CHECK(request.archive == "bytes");
     CHECK_THROWS_AS(parse_archive_build("bytes", "", "openfaas-fn", {}), BadRequest);
-    CHECK_THROWS_AS(parse_archive_build("bytes", R"({"service":"a","code":"x"})", "openfaas-fn", {}),
-                    BadRequest);
+    CHECK_THROWS_AS(
+        parse_archive_build("bytes", R"({"service":"a","code":"x"})", "openfaas-fn", {}),
+        BadRequest);
     CHECK_THROWS_AS(parse_archive_build("bytes", "{not json", "openfaas-fn", {}), BadRequest);
 }
 

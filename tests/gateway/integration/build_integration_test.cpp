@@ -95,8 +95,9 @@ std::string call(GatewayFixture& gateway, const std::string& name, const std::st
     return res ? res->body : std::string();
 }
 
-const std::string kPythonHttp = "def handle(event, context):\n"
-                                "    return \"Hello, \" + event.body.decode()\n";
+const std::string kPythonHttp =
+    "def handle(event, context):\n"
+    "    return \"Hello, \" + event.body.decode()\n";
 
 /// Calls `name` in a loop from another thread until stopped, counting answers.
 class CallLoop {
@@ -166,7 +167,8 @@ std::string slow_templates(const TempDir& dir) {
 
 TEST_CASE("python3-http from JSON: built, called, rebuilt with no failed call, rolled back") {
     GatewayFixture gateway;
-    auto first = build_ready(gateway, {{"service", "hello"}, {"lang", "python3-http"}, {"code", kPythonHttp}});
+    auto first = build_ready(
+        gateway, {{"service", "hello"}, {"lang", "python3-http"}, {"code", kPythonHttp}});
     CHECK(first["version"] == "v1");
     CHECK(first["image"] == "hello:v1");
     CHECK(call(gateway, "hello", "World") == "Hello, World");
@@ -177,12 +179,14 @@ TEST_CASE("python3-http from JSON: built, called, rebuilt with no failed call, r
         REQUIRE(wait_until([&] { return loop.ok() > 5; }, 10s));
         std::string code = kPythonHttp;
         code.replace(code.find("Hello, "), 7, "Howdy, ");
-        auto second = build_ready(gateway, {{"service", "hello"}, {"lang", "python3-http"}, {"code", code}});
+        auto second =
+            build_ready(gateway, {{"service", "hello"}, {"lang", "python3-http"}, {"code", code}});
         CHECK(second["version"] == "v2");
         CHECK(call(gateway, "hello", "World") == "Howdy, World");
         REQUIRE(wait_until([&] { return loop.ok() > 20; }, 10s));
         loop.finish();
-        MESSAGE("calls during the rolling update: " << loop.ok() << " ok, " << loop.failed() << " failed");
+        MESSAGE("calls during the rolling update: " << loop.ok() << " ok, " << loop.failed()
+                                                    << " failed");
         CHECK_MESSAGE(loop.failed() == 0, loop.first_failure());
     }
 
@@ -208,10 +212,9 @@ TEST_CASE("python3, node and bash from JSON answer as their templates say") {
     build_ready(gateway, {{"service", "py"},
                           {"lang", "python3"},
                           {"code", "def handle(req):\n    return 'py:' + req\n"}});
-    build_ready(gateway,
-                {{"service", "js"},
-                 {"lang", "node"},
-                 {"code", "module.exports = async (event) => 'js:' + event.body;\n"}});
+    build_ready(gateway, {{"service", "js"},
+                          {"lang", "node"},
+                          {"code", "module.exports = async (event) => 'js:' + event.body;\n"}});
     build_ready(gateway, {{"service", "sh"}, {"lang", "bash"}, {"code", "echo \"sh:$(cat)\"\n"}});
     CHECK(call(gateway, "py", "a") == "py:a\n");
     CHECK(call(gateway, "js", "b") == "js:b");
@@ -221,10 +224,11 @@ TEST_CASE("python3, node and bash from JSON answer as their templates say") {
 TEST_CASE("a build that fails to install says why and the running version keeps serving") {
     GatewayFixture gateway;
     build_ready(gateway, {{"service", "hello"}, {"lang", "python3-http"}, {"code", kPythonHttp}});
-    auto answer = post_build(gateway, {{"service", "hello"},
-                                       {"lang", "python3-http"},
-                                       {"code", kPythonHttp},
-                                       {"files", {{"requirements.txt", "no-such-package-faas-test\n"}}}});
+    auto answer =
+        post_build(gateway, {{"service", "hello"},
+                             {"lang", "python3-http"},
+                             {"code", kPythonHttp},
+                             {"files", {{"requirements.txt", "no-such-package-faas-test\n"}}}});
     REQUIRE(answer.status == 202);
     auto record = finished_build(gateway, answer.doc["id"]);
     CHECK(record["status"] == "failed");
@@ -233,17 +237,20 @@ TEST_CASE("a build that fails to install says why and the running version keeps 
     CHECK(call(gateway, "hello", "World") == "Hello, World");
     CHECK(gateway.status("hello")["image"] == "hello:v1");
     // The log has what the failing step printed.
-    CHECK(build_log(gateway, answer.doc["id"]).find("no-such-package-faas-test") != std::string::npos);
+    CHECK(build_log(gateway, answer.doc["id"]).find("no-such-package-faas-test") !=
+          std::string::npos);
 }
 
 TEST_CASE("a build from a tar.gz context, as faas build --shrinkwrap writes it") {
     GatewayFixture gateway;
     TempDir dir;
     const fs::path context = fs::path(dir.path()) / "hello";
-    fs::copy(fs::path(FAAS_SOURCE_DIR) / "templates" / "bash", context, fs::copy_options::recursive);
+    fs::copy(fs::path(FAAS_SOURCE_DIR) / "templates" / "bash", context,
+             fs::copy_options::recursive);
     write_text(context / "function" / "handler.sh", "echo \"from tar: $(cat)\"\n");
     fs::remove(context / "function" / "handler_test.sh");
-    auto answer = post_archive(gateway, faas::write_archive(context, true), {{"service", "tarred"}});
+    auto answer =
+        post_archive(gateway, faas::write_archive(context, true), {{"service", "tarred"}});
     REQUIRE_MESSAGE(answer.status == 202, answer.body);
     CHECK(answer.doc["lang"] == "bash");
     CHECK(answer.doc["source"] == "archive");
@@ -254,7 +261,8 @@ TEST_CASE("a build from a tar.gz context, as faas build --shrinkwrap writes it")
 }
 
 TEST_CASE("bad build requests: each a clear status, nothing queued or deployed") {
-    GatewayFixture gateway(GatewayEnv{{"max_build_context_bytes", "1MiB"}, {"max_build_unpacked_bytes", "4MiB"}});
+    GatewayFixture gateway(
+        GatewayEnv{{"max_build_context_bytes", "1MiB"}, {"max_build_unpacked_bytes", "4MiB"}});
     auto refused = [&](const Answer& answer, int status, const std::string& words) {
         CHECK_MESSAGE(answer.status == status, answer.body);
         CHECK_MESSAGE(answer.body.find(words) != std::string::npos, answer.body);
@@ -263,7 +271,8 @@ TEST_CASE("bad build requests: each a clear status, nothing queued or deployed")
             "unknown lang 'cobol'");
     refused(post_build(gateway, {{"service", "Not_A_Label"}, {"lang", "bash"}, {"code", "x"}}), 400,
             "'service' must be a DNS label");
-    refused(post_build(gateway, {{"service", "a"}, {"lang", "bash"}, {"code", std::string(2 << 20, 'x')}}),
+    refused(post_build(gateway,
+                       {{"service", "a"}, {"lang", "bash"}, {"code", std::string(2 << 20, 'x')}}),
             413, "max_build_context_bytes");
     refused(post_build(gateway, {{"service", "a"}, {"lang", "dockerfile"}, {"code", "x"}}), 400,
             "cannot run without Docker");
@@ -279,11 +288,13 @@ TEST_CASE("bad build requests: each a clear status, nothing queued or deployed")
     {
         std::ofstream out(bomb / "zeros", std::ios::binary);
         std::string block(1 << 20, '\0');
-        for (int i = 0; i < 64; ++i) out.write(block.data(), static_cast<std::streamsize>(block.size()));
+        for (int i = 0; i < 64; ++i)
+            out.write(block.data(), static_cast<std::streamsize>(block.size()));
     }
     const auto archive = faas::write_archive(bomb, true);
     CHECK(archive.size() < (1u << 20));
-    refused(post_archive(gateway, archive, {{"service", "a"}, {"lang", "bash"}}), 413, "build context");
+    refused(post_archive(gateway, archive, {{"service", "a"}, {"lang", "bash"}}), 413,
+            "build context");
 
     auto list = gateway.client().Get("/system/builds");
     REQUIRE(list);
@@ -298,15 +309,20 @@ TEST_CASE("cancelling a running build, and a gateway killed mid-build") {
     std::string id;
     {
         GatewayFixture gateway(GatewayEnv{{"templates_dir", templates}}, state);
-        auto cancelled = post_build(gateway, {{"service", "c"}, {"lang", "bash"}, {"code", "cat\n"}});
+        auto cancelled =
+            post_build(gateway, {{"service", "c"}, {"lang", "bash"}, {"code", "cat\n"}});
         REQUIRE(cancelled.status == 202);
-        REQUIRE(wait_until([&] { return build_record(gateway, cancelled.doc["id"])["status"] == "building"; }, 10s));
-        auto res = gateway.client().Delete(("/system/builds/" + cancelled.doc["id"].get<std::string>()).c_str());
+        REQUIRE(wait_until(
+            [&] { return build_record(gateway, cancelled.doc["id"])["status"] == "building"; },
+            10s));
+        auto res = gateway.client().Delete(
+            ("/system/builds/" + cancelled.doc["id"].get<std::string>()).c_str());
         REQUIRE(res);
         CHECK(res->status == 202);
         auto record = finished_build(gateway, cancelled.doc["id"], 10s);
         CHECK(record["status"] == "cancelled");
-        res = gateway.client().Delete(("/system/builds/" + cancelled.doc["id"].get<std::string>()).c_str());
+        res = gateway.client().Delete(
+            ("/system/builds/" + cancelled.doc["id"].get<std::string>()).c_str());
         REQUIRE(res);
         CHECK(res->status == 409);
 
