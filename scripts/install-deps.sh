@@ -11,7 +11,7 @@ packages=(
   libcpp-httplib-dev libcurl4-openssl-dev prometheus-cpp-dev nlohmann-json3-dev
   libboost-dev libboost-filesystem-dev doctest-dev libyaml-cpp-dev libarchive-dev
   # runtimes the local provider builds functions with (templates' local: sections)
-  python3 python3-flask python3-waitress python3-pip nodejs npm
+  python3 python3-flask python3-waitress python3-pip
   # tests and benchmarks
   curl procps wrk nginx-light
 )
@@ -20,6 +20,12 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+
+# Node.js and npm: a machine may already have them from another source (NodeSource's
+# nodejs package bundles npm, and conflicts with Debian's npm), so ask for the
+# commands, not the packages.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "[deps] all ${#packages[@]} packages present"
