@@ -2,6 +2,7 @@
 #include "provider/make_provider.h"
 
 #include "provider/local/local_provider.h"
+#include "provider/local/secret_mounts.h"
 #include "provider/swarm/swarm_provider.h"
 
 namespace faas::gateway {
@@ -31,6 +32,7 @@ std::unique_ptr<FunctionProvider> make_provider(const Config& config, const Env&
     options.function_namespace = config.function_namespace;
     options.max_replicas = config.max_replicas;
     options.base_env = inherited_env(env);
+    options.mount_secrets = secret_mounts_available();
     return std::make_unique<LocalProvider>(std::move(options));
 }
 
@@ -40,8 +42,12 @@ std::string describe_provider(const Config& config) {
                ", functions network " +
                (config.functions_network.empty() ? std::string("labelled openfaas=true")
                                                  : config.functions_network);
+    std::string why;
+    const auto secrets = secret_mounts_available(&why)
+                             ? std::string(", secrets at ") + kFunctionSecretsPath
+                             : ", secrets in each replica's folder (" + why + ")";
     return "Provider: faas-local, state in " + config.state_dir + ", watchdog " +
-           config.watchdog_path;
+           config.watchdog_path + secrets;
 }
 
 }  // namespace faas::gateway

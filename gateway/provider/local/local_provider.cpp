@@ -18,6 +18,7 @@ SupervisorOptions supervisor_options(LocalProviderOptions& options, const LocalI
     out.min_backoff = options.min_backoff;
     out.max_backoff = options.max_backoff;
     out.base_env = std::move(options.base_env);
+    out.mount_secrets = options.mount_secrets;
     return out;
 }
 

@@ -29,6 +29,8 @@ struct LocalProviderOptions {
     std::chrono::milliseconds max_backoff = std::chrono::seconds(30);
     /// Variables every replica inherits from the gateway (PATH and friends).
     std::map<std::string, std::string> base_env;
+    /// Replicas see their secrets at /var/openfaas/secrets (secret_mounts_available()).
+    bool mount_secrets = false;
 };
 
 class LocalProvider final : public FunctionProvider {

@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "provider/local/secret_mounts.h"
+
 namespace faas::gateway {
 
 namespace bp = boost::process;
@@ -79,7 +81,7 @@ std::optional<int> announced_port(std::string_view line) {
 
 ReplicaProcess::ReplicaProcess(const std::string& executable,
                                const std::map<std::string, std::string>& env, LineSink on_line,
-                               const std::string& working_dir)
+                               const ReplicaFiles& files)
     : output_(std::make_shared<Output>()) {
     output_->on_line = std::move(on_line);
     int fds[2];
@@ -102,14 +104,22 @@ ReplicaProcess::ReplicaProcess(const std::string& executable,
     const int output_fd = write_end.get();
     const pid_t parent = ::getpid();
     // Runs in the child between fork and exec: only async-signal-safe calls.
-    const char* workdir = working_dir.empty() ? nullptr : working_dir.c_str();
-    auto setup = [output_fd, parent, workdir](auto& /*executor*/) {
+    const char* workdir = files.working_dir.empty() ? nullptr : files.working_dir.c_str();
+    const bool bind_secrets = !files.secrets_dir.empty() && !files.secrets_target.empty();
+    const char* secrets = files.secrets_dir.c_str();
+    const char* target = files.secrets_target.c_str();
+    auto setup = [output_fd, parent, workdir, bind_secrets, secrets, target](auto& /*executor*/) {
         ::setpgid(0, 0);  // own group: stopping the replica also stops what it forked
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a gateway killed outright leaves no orphans
         if (::getppid() != parent) ::_exit(1);
         if (workdir != nullptr && ::chdir(workdir) != 0) ::_exit(127);
         ::dup2(output_fd, STDOUT_FILENO);
         ::dup2(output_fd, STDERR_FILENO);
+        if (bind_secrets && !bind_read_only(secrets, target)) {
+            static constexpr char kMessage[] = "cannot mount the replica's secrets\n";
+            [[maybe_unused]] auto written = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+            ::_exit(126);
+        }
         // The gateway's sockets and other replicas' pipes must not leak into this one.
         ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     };

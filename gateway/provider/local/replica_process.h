@@ -15,15 +15,25 @@
 
 namespace faas::gateway {
 
+/// Where a replica runs and what it sees of the host's files.
+struct ReplicaFiles {
+    /// Its working directory; empty: the gateway's.
+    std::string working_dir;
+    /// When set, this folder is bound read-only at `secrets_target` in a mount namespace of
+    /// the replica's own (needs root: see secret_mounts_available()).
+    std::string secrets_dir;
+    std::string secrets_target;
+};
+
 class ReplicaProcess {
   public:
     using LineSink = std::function<void(std::string line)>;
 
-    /// Starts `executable` with exactly `env`, in `working_dir` (empty: the gateway's). Each
-    /// output line goes to `on_line` (from a reader thread). Throws std::runtime_error when the
-    /// process cannot be started.
+    /// Starts `executable` with exactly `env`, placed as `files` says. Each output line goes to
+    /// `on_line` (from a reader thread). Throws std::runtime_error when the process cannot be
+    /// started; a mount that fails makes it exit with 126 after saying so in its output.
     ReplicaProcess(const std::string& executable, const std::map<std::string, std::string>& env,
-                   LineSink on_line, const std::string& working_dir = {});
+                   LineSink on_line, const ReplicaFiles& files = {});
     /// Kills the whole process group and reaps the child. The output reader is detached: it
     /// ends at EOF on its own, and a descendant that escaped the group cannot block us.
     ~ReplicaProcess();

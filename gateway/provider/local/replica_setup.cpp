@@ -39,17 +39,21 @@ int free_loopback_port() {
     return ntohs(address.sin_port);
 }
 
+std::string secrets_dir_of(const std::string& dir) {
+    return (fs::path(dir) / "secrets").string();
+}
+
 void prepare_replica_dir(const std::string& dir, const std::string& replica_id,
                          const FunctionDeployment& deployment, const StateStore& store) {
     fs::create_directories(fs::path(dir) / "tmp");
-    fs::create_directories(fs::path(dir) / "secrets");
+    fs::create_directories(secrets_dir_of(dir));
     for (const auto& secret : deployment.secrets) {
         auto value = store.read_secret(secret);
         if (!value) {
             log_line("Replica " + replica_id + ": secret " + secret + " is missing");
             continue;
         }
-        write_file_atomically((fs::path(dir) / "secrets" / secret).string(), *value, 0400);
+        write_file_atomically((fs::path(secrets_dir_of(dir)) / secret).string(), *value, 0400);
     }
 }
 
@@ -78,7 +82,7 @@ std::map<std::string, std::string> replica_environment(
     env["bind_address"] = "127.0.0.1";
     // Each replica its own TMPDIR: the watchdog's lock file lives there.
     env["TMPDIR"] = (fs::path(dir) / "tmp").string();
-    env["secret_mount_path"] = (fs::path(dir) / "secrets").string() + "/";
+    env["secret_mount_path"] = secrets_dir_of(dir) + "/";
     return env;
 }
 

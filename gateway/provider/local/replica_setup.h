@@ -16,6 +16,9 @@ namespace faas::gateway {
 /// fprocess; empty when none is set.
 std::string fprocess_of(const FunctionDeployment& deployment, const LocalImage* image = nullptr);
 
+/// The folder of a replica in `dir` that holds its secrets.
+std::string secrets_dir_of(const std::string& dir);
+
 /// Creates `dir`/tmp and `dir`/secrets and copies the deployment's secrets into the latter
 /// (mode 0400); a secret missing from the store is logged and skipped. Throws
 /// std::filesystem::filesystem_error, ProviderUnavailable.

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "provider/local/replica_process.h"
 #include "provider/local/replica_setup.h"
+#include "provider/local/secret_mounts.h"
 
 namespace faas::gateway {
 namespace {
@@ -164,8 +165,8 @@ void ReplicaSupervisor::refresh_secret(const std::string& name, const std::strin
         if (std::find(used.begin(), used.end(), name) == used.end()) continue;
         for (const auto& replica : function->members) {
             try {
-                write_file_atomically((fs::path(replica->dir) / "secrets" / name).string(), value,
-                                      0400);
+                write_file_atomically((fs::path(secrets_dir_of(replica->dir)) / name).string(),
+                                      value, 0400);
             } catch (const std::exception& e) {
                 log_line("Cannot refresh a secret of replica " + replica->id + ": " + e.what());
             }
@@ -192,12 +193,19 @@ void ReplicaSupervisor::start_replica_locked(Function& function, Replica& replic
         if (options_.images != nullptr) image = options_.images->find(deployment.image);
         auto logs = function.logs;
         auto id = replica.id;
+        ReplicaFiles files;
+        if (image) files.working_dir = image->dir.string();
+        if (options_.mount_secrets) {
+            files.secrets_dir = secrets_dir_of(replica.dir);
+            files.secrets_target = kFunctionSecretsPath;
+        }
+        auto env = replica_environment(options_.base_env, deployment, replica.dir,
+                                       image ? &*image : nullptr);
+        if (options_.mount_secrets)
+            env["secret_mount_path"] = std::string(kFunctionSecretsPath) + "/";
         replica.process = std::make_unique<ReplicaProcess>(
-            options_.watchdog_path,
-            replica_environment(options_.base_env, deployment, replica.dir,
-                                image ? &*image : nullptr),
-            [logs, id](std::string line) { logs->append(id, std::move(line)); },
-            image ? image->dir.string() : std::string());
+            options_.watchdog_path, env,
+            [logs, id](std::string line) { logs->append(id, std::move(line)); }, files);
         log_line("Started replica " + replica.id + " (pid " +
                  std::to_string(replica.process->pid()) + ")");
     } catch (const std::exception& e) {

@@ -40,6 +40,9 @@ struct SupervisorOptions {
     std::map<std::string, std::string> base_env;
     /// Where a deployment's image may name a folder the gateway built; null: none.
     const LocalImages* images = nullptr;
+    /// Replicas see their secrets at kFunctionSecretsPath, in a mount namespace each; false:
+    /// in their own folder (secret_mount_path says where).
+    bool mount_secrets = false;
 };
 
 /// Thread-safe. The table is guarded by a shared mutex so that resolve(), the hot path, only

@@ -1,6 +1,8 @@
 // The OpenFaaS admin API of the real gateway with the local provider.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "integration/gateway_fixture.h"
@@ -351,4 +353,36 @@ TEST_CASE("secrets: CRUD, values never listed or logged, files handed to the fun
     CHECK(http.Delete("/system/secrets", R"({"name":"api-key"})", "application/json")->status ==
           404);
     CHECK(json::parse(http.Get("/system/secrets")->body).empty());
+}
+
+TEST_CASE("secrets at /var/openfaas/secrets, read-only, seen by that replica alone") {
+    TempDir scripts;
+    auto reader = write_script(
+        scripts, "where.sh",
+        "echo \"$secret_mount_path\"\n"
+        "echo \"$(cat /var/openfaas/secrets/db-password 2>/dev/null || echo absent)\"\n"
+        "touch \"${secret_mount_path}x\" 2>/dev/null && echo writable "
+        "|| echo read-only\n");
+    GatewayFixture gateway;
+    auto http = gateway.client();
+    REQUIRE(
+        http.Post("/system/secrets", R"({"name":"db-password","value":"pw1"})", "application/json")
+            ->status == 201);
+    gateway.deploy_ready("where", "sh " + reader, 1, {{"secrets", {"db-password"}}});
+    auto answer = http.Post("/function/where", "", "text/plain");
+    REQUIRE(answer);
+    if (::geteuid() == 0) {
+        CHECK(answer->body == "/var/openfaas/secrets/\npw1\nread-only\n");
+        // The bind is the replica's own: the host's folder stays as it was.
+        CHECK_FALSE(std::filesystem::exists("/var/openfaas/secrets/db-password"));
+        CHECK(http.Put("/system/secrets", R"({"name":"db-password","value":"pw2"})",
+                       "application/json")
+                  ->status == 200);
+        CHECK(http.Post("/function/where", "", "text/plain")->body ==
+              "/var/openfaas/secrets/\npw2\nread-only\n");
+    } else {
+        // Not root: no mount namespace; the documented fallback is the replica's own folder.
+        MESSAGE("not root: checking the fallback, secrets in the replica's folder");
+        CHECK(answer->body.find("/secrets/\nabsent\n") != std::string::npos);
+    }
 }
