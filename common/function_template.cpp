@@ -90,6 +90,44 @@ bool is_variable_name(const std::string& name) {
     return true;
 }
 
+/// A path inside the version folder: relative, without "." or ".." parts.
+bool is_inner_path(const std::string& path) {
+    if (path.empty() || path.front() == '/' || path.find('\0') != std::string::npos) return false;
+    for (const auto& part : fs::path(path)) {
+        if (part == "." || part == "..") return false;
+    }
+    return true;
+}
+
+LocalDependencies read_dependencies(const fs::path& file, const YAML::Node& key,
+                                    const YAML::Node& value) {
+    if (!value.IsMap())
+        fail_at(file, key.Mark(), "local: dependencies must be a map of files and installed");
+    LocalDependencies dependencies;
+    for (const auto& pair : value) {
+        const std::string name = pair.first.IsScalar() ? pair.first.Scalar() : "";
+        std::vector<std::string>* paths = nullptr;
+        if (name == "files")
+            paths = &dependencies.files;
+        else if (name == "installed")
+            paths = &dependencies.installed;
+        else
+            fail_at(
+                file, pair.first.Mark(),
+                "unknown key '" + name + "' under local: dependencies: (known: files, installed)");
+        *paths = scalar_list(file, pair.first, pair.second);
+        for (const auto& path : *paths) {
+            if (!is_inner_path(path))
+                fail_at(file, pair.first.Mark(),
+                        "local: dependencies: '" + path +
+                            "' is not a path inside the function's folder (relative, no ..)");
+        }
+    }
+    if (dependencies.files.empty() || dependencies.installed.empty())
+        fail_at(file, key.Mark(), "local: dependencies needs both files and installed");
+    return dependencies;
+}
+
 LocalRecipe read_local(const fs::path& file, const YAML::Node& key, const YAML::Node& value) {
     LocalRecipe recipe;
     if (value.IsNull()) return recipe;
@@ -115,6 +153,8 @@ LocalRecipe read_local(const fs::path& file, const YAML::Node& key, const YAML::
             recipe.test = scalar(file, pair.first, pair.second);
         } else if (name == "fprocess") {
             recipe.fprocess = scalar(file, pair.first, pair.second);
+        } else if (name == "dependencies") {
+            recipe.dependencies = read_dependencies(file, pair.first, pair.second);
         } else if (name == "environment") {
             if (pair.second.IsNull()) continue;
             if (!pair.second.IsMap())
@@ -131,7 +171,7 @@ LocalRecipe read_local(const fs::path& file, const YAML::Node& key, const YAML::
             fail_at(file, pair.first.Mark(),
                     "unknown key '" + name +
                         "' under local: (known: requires, check, check_hint, install, test, "
-                        "fprocess, environment)");
+                        "fprocess, environment, dependencies)");
         }
     }
     return recipe;

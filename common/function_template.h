@@ -26,6 +26,17 @@ struct BuildOption {
     std::vector<std::string> packages;
 };
 
+/// What the install steps read and make, so that a build whose inputs did not change can take
+/// what the function's previous version installed instead of installing again (as Docker reuses
+/// a layer). Paths are relative to the version folder.
+struct LocalDependencies {
+    /// The install steps' inputs (requirements.txt, package.json): unchanged when each is
+    /// byte for byte the same as in the previous version, or absent from both.
+    std::vector<std::string> files;
+    /// What the install steps make (deps, node_modules): hard-linked from the previous version.
+    std::vector<std::string> installed;
+};
+
 /// How the template builds and runs on the local provider, without Docker (template.yml's
 /// `local:` section). Commands are shell commands run in the version folder.
 struct LocalRecipe {
@@ -43,6 +54,8 @@ struct LocalRecipe {
     std::string fprocess;
     /// What the Dockerfile sets with ENV (mode, upstream_url, PYTHONPATH, ...).
     std::map<std::string, std::string> environment;
+    /// Unset: every build runs the install steps.
+    std::optional<LocalDependencies> dependencies;
 };
 
 /// template.yml, plus where the template was found.

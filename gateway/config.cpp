@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 #include <vector>
@@ -81,8 +82,10 @@ void read_build_settings(const Env& env, const std::string& self_path, Config& c
         throw ConfigError("build_registry", "must be host[:port], e.g. 127.0.0.1:5000");
     config.max_builds = static_cast<int>(get_int(env, "max_builds", config.max_builds, 1, 64));
     config.build_timeout = positive_duration(env, "build_timeout", config.build_timeout);
+    // Unset, it follows a smaller max_request_bytes down: a build is a request.
     config.max_build_context_bytes =
-        get_byte_size(env, "max_build_context_bytes", config.max_build_context_bytes);
+        get_byte_size(env, "max_build_context_bytes",
+                      std::min(config.max_build_context_bytes, config.max_request_bytes));
     if (config.max_build_context_bytes == 0 ||
         config.max_build_context_bytes > config.max_request_bytes)
         throw ConfigError("max_build_context_bytes",

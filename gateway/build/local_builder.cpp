@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "build/dependency_reuse.h"
 #include "errors.h"
 #include "subprocess.h"
 #include "time_format.h"
@@ -153,6 +154,40 @@ void run_step(const std::string& what, const std::string& command, const fs::pat
                           std::to_string(result.exit_code));
 }
 
+/// Links what the function's newest version of the same lang installed when the template's
+/// dependency files did not change since; true when it did, and the install steps are skipped.
+bool reuse_dependencies(const LocalImages& images, const BuildJob& job, const LocalRecipe& recipe,
+                        const fs::path& work, BuildProgress& progress) {
+    if (!recipe.dependencies || recipe.install.empty()) return false;
+    const auto versions = images.versions(job.function);
+    const auto previous =
+        std::find_if(versions.rbegin(), versions.rend(), [&](const LocalImage& version) {
+            return version.lang == job.lang && version.install_steps == recipe.install;
+        });
+    if (previous == versions.rend()) return false;
+    const std::string version = previous->image.substr(previous->image.find(':') + 1);
+    if (const auto changed = first_changed_file(*recipe.dependencies, previous->dir, work)) {
+        progress.line("> " + *changed + " changed since " + version + ": installing");
+        return false;
+    }
+    try {
+        link_installed(*recipe.dependencies, previous->dir, work);
+    } catch (const fs::filesystem_error& error) {
+        progress.line(std::string("> cannot reuse the dependencies of ") + version + " (" +
+                      error.what() + "): installing");
+        for (const auto& installed : recipe.dependencies->installed) {
+            std::error_code ec;
+            fs::remove_all(work / installed, ec);
+        }
+        return false;
+    }
+    std::string files;
+    for (const auto& file : recipe.dependencies->files) files += (files.empty() ? "" : ", ") + file;
+    progress.line("> dependencies unchanged since " + version + " (" + files +
+                  "): reusing what it installed; install steps skipped");
+    return true;
+}
+
 }  // namespace
 
 LocalBuilder::LocalBuilder(LocalBuilderOptions options)
@@ -273,8 +308,10 @@ std::string LocalBuilder::build(const BuildJob& job, BuildProgress& progress) {
     env["TMPDIR"] = build_temp.string();
     env["HOME"] = build_temp.string();
 
-    for (const auto& command : recipe.install)
-        run_step("install step", command, work.path(), env, progress);
+    if (!reuse_dependencies(images_, job, recipe, work.path(), progress)) {
+        for (const auto& command : recipe.install)
+            run_step("install step", command, work.path(), env, progress);
+    }
     if (!recipe.test.empty()) {
         const auto enabled = job.build_args.find("TEST_ENABLED");
         if (enabled != job.build_args.end() && enabled->second == "false")
@@ -293,6 +330,7 @@ std::string LocalBuilder::build(const BuildJob& job, BuildProgress& progress) {
     built.env = recipe.environment;
     built.lang = job.lang;
     built.built_at = rfc3339_now();
+    built.install_steps = recipe.install;
     try {
         images_.write_manifest(built);
     } catch (const std::exception& error) {

@@ -34,7 +34,10 @@ TEST_CASE("function template: a local: section is read with its defaults") {
                "    mode: http\n"
                "    upstream_url: http://127.0.0.1:5000\n"
                "    PYTHONPATH: deps\n"
-               "    http_port: 5000\n");
+               "    http_port: 5000\n"
+               "  dependencies:\n"
+               "    files: [function/requirements.txt, install-requirements.py]\n"
+               "    installed: deps\n");
     const TemplateInfo info = read_template(root / "py");
     CHECK(info.name == "py");
     CHECK(info.language == "python3-http");
@@ -54,6 +57,10 @@ TEST_CASE("function template: a local: section is read with its defaults") {
                                              {"upstream_url", "http://127.0.0.1:5000"},
                                              {"PYTHONPATH", "deps"},
                                              {"http_port", "5000"}});
+    REQUIRE(local.dependencies.has_value());
+    CHECK(local.dependencies->files ==
+          std::vector<std::string>{"function/requirements.txt", "install-requirements.py"});
+    CHECK(local.dependencies->installed == std::vector<std::string>{"deps"});
 
     // One install command may be written without a list; an empty local: is a recipe too.
     write_text(root / "one" / "template.yml",
@@ -63,6 +70,7 @@ TEST_CASE("function template: a local: section is read with its defaults") {
     CHECK(one.local->install == std::vector<std::string>{"make"});
     CHECK(one.local->required_programs == std::vector<std::string>{"cc"});
     CHECK(one.local->fprocess == "./main");
+    CHECK_FALSE(one.local->dependencies.has_value());  // Every build installs.
     write_text(root / "empty" / "template.yml", "language: empty\nlocal:\n");
     CHECK(read_template(root / "empty").local.has_value());
     write_text(root / "docker-only" / "template.yml", "language: x\nfprocess: cat\n");
@@ -86,7 +94,7 @@ TEST_CASE("function template: bad local: sections are refused with the file and 
     CHECK(fails_with("language: t\nlocal:\n  install: [make]\n  instal: [oops]\n") ==
           file +
               ":4: unknown key 'instal' under local: (known: requires, check, check_hint, "
-              "install, test, fprocess, environment)");
+              "install, test, fprocess, environment, dependencies)");
     CHECK(fails_with("language: t\nlocal: [a, b]\n").find(file + ":2: local must be a map") == 0);
     CHECK(fails_with("language: t\nlocal:\n  requires: [bin/python3]\n")
               .find("requires 'bin/python3', which is not a program name") != std::string::npos);
@@ -99,6 +107,20 @@ TEST_CASE("function template: bad local: sections are refused with the file and 
               .find("each item of install must be a single value") != std::string::npos);
     CHECK(fails_with("language: t\nlocal:\n  test: {a: b}\n")
               .find(file + ":3: test must be a single value") == 0);
+    // Dependencies name paths inside the version folder, both kinds of them.
+    for (const char* path : {"../up", "/abs", "a/../../b", "./x", ""}) {
+        INFO(path);
+        CHECK(fails_with(std::string("language: t\nlocal:\n  dependencies:\n    files: ['") + path +
+                         "']\n    installed: [deps]\n")
+                  .find("is not a path inside the function's folder") != std::string::npos);
+    }
+    CHECK(fails_with("language: t\nlocal:\n  dependencies:\n    files: [a]\n")
+              .find(file + ":3: local: dependencies needs both files and installed") == 0);
+    CHECK(fails_with("language: t\nlocal:\n  dependencies:\n    files: [a]\n    cache: [b]\n")
+              .find("unknown key 'cache' under local: dependencies: (known: files, installed)") !=
+          std::string::npos);
+    CHECK(fails_with("language: t\nlocal:\n  dependencies: [a]\n")
+              .find("dependencies must be a map of files and installed") != std::string::npos);
     // Keys of OpenFaaS's own format that this project does not use are still left alone.
     CHECK(fails_with("language: t\nstack: whatever\nlocal:\n  test: ok\n") ==
           "(read without error)");

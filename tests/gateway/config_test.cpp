@@ -97,3 +97,16 @@ TEST_CASE("watchdog_path: explicit must exist, default is beside the gateway, th
     faas::MapEnv nowhere(std::map<std::string, std::string>{{"PATH", "/nonexistent"}});
     CHECK_THROWS_AS(read_config(nowhere, "/elsewhere/gateway"), faas::ConfigError);
 }
+
+TEST_CASE("max_build_context_bytes follows a smaller max_request_bytes unless set above it") {
+    faas::test::TempDir dir;
+    auto watchdog = fake_watchdog(dir);
+    faas::MapEnv small({{"watchdog_path", watchdog}, {"max_request_bytes", "1Mi"}});
+    CHECK(read_config(small).max_build_context_bytes == (1ULL << 20));
+    faas::MapEnv defaults({{"watchdog_path", watchdog}});
+    CHECK(read_config(defaults).max_build_context_bytes == (20ULL << 20));
+    faas::MapEnv above({{"watchdog_path", watchdog},
+                        {"max_request_bytes", "1Mi"},
+                        {"max_build_context_bytes", "2Mi"}});
+    CHECK_THROWS_AS(read_config(above), faas::ConfigError);
+}

@@ -2,6 +2,7 @@
 // folder is used only when it is a real folder (not a symbolic link) under the root.
 #include "provider/local/local_images.h"
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -109,10 +110,42 @@ std::optional<LocalImage> LocalImages::find(const std::string& image) const {
         found.built_at = string_at(manifest, "builtAt");
         if (const auto env = manifest.find("env"); env != manifest.end())
             found.env = env->get<std::map<std::string, std::string>>();
+        if (const auto steps = manifest.find("installSteps"); steps != manifest.end())
+            found.install_steps = steps->get<std::vector<std::string>>();
         return found;
     } catch (const json::exception&) {
         return std::nullopt;  // Not a manifest this gateway wrote.
     }
+}
+
+std::vector<LocalImage> LocalImages::versions(const std::string& function) const {
+    std::vector<LocalImage> found;
+    const fs::path function_dir = root_ / function;
+    if (!is_plain_name(function) || !is_real_directory(function_dir)) return found;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(function_dir, ec)) {
+        const std::string version = entry.path().filename().string();
+        if (!is_plain_name(version)) continue;
+        if (auto image = find(function + ":" + version)) found.push_back(std::move(*image));
+    }
+    // "v12" after "v9": the build manager numbers its versions.
+    const auto number = [](const LocalImage& image) -> long long {
+        const auto tag = image.image.substr(image.image.find(':') + 1);
+        if (tag.size() < 2 || tag.size() > 18 || tag[0] != 'v') return -1;
+        long long n = 0;
+        for (size_t i = 1; i < tag.size(); ++i) {
+            if (tag[i] < '0' || tag[i] > '9') return -1;
+            n = n * 10 + (tag[i] - '0');
+        }
+        return n;
+    };
+    std::sort(found.begin(), found.end(), [&](const LocalImage& a, const LocalImage& b) {
+        const auto na = number(a);
+        const auto nb = number(b);
+        if ((na < 0) != (nb < 0)) return na >= 0;
+        return na != nb ? na < nb : a.image < b.image;
+    });
+    return found;
 }
 
 void LocalImages::write_manifest(const LocalImage& image) const {
@@ -128,6 +161,7 @@ void LocalImages::write_manifest(const LocalImage& image) const {
         {"env", image.env},
         {"lang", image.lang},
         {"builtAt", image.built_at.empty() ? rfc3339_now() : image.built_at},
+        {"installSteps", image.install_steps},
     };
     write_file_atomically(file.string(), manifest.dump(2) + "\n", 0644);
 }

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace faas::gateway {
 
@@ -18,9 +19,13 @@ struct LocalImage {
     std::map<std::string, std::string> env;  ///< The template's settings (mode, upstream_url).
     std::string lang;
     std::string built_at;  ///< RFC 3339.
+    /// The template's install steps it was built with: what it installed is reused only by a
+    /// build with the same steps.
+    std::vector<std::string> install_steps;
 };
 
-/// The manifest in every image folder: {"image", "fprocess", "env", "lang", "builtAt"}.
+/// The manifest in every image folder: {"image", "fprocess", "env", "lang", "builtAt",
+/// "installSteps"}.
 inline constexpr const char* kLocalImageManifest = ".faas-image.json";
 
 /// Folders the local builder makes: <root>/<function>/<version>/, named by the image
@@ -38,6 +43,9 @@ class LocalImages {
     /// nullopt when `image` is not "<name>:<tag>" with a folder and a readable manifest here.
     /// Strict: an image string from a deployment can never point outside the root.
     std::optional<LocalImage> find(const std::string& image) const;
+    /// Every version of `function` found here, oldest first: "v<N>" by N, others by name
+    /// after them. Empty for a name that is not plain.
+    std::vector<LocalImage> versions(const std::string& function) const;
     /// Writes image.dir/kLocalImageManifest atomically (built_at defaults to now). Throws
     /// ProviderUnavailable when it cannot.
     void write_manifest(const LocalImage& image) const;

@@ -278,7 +278,7 @@ TEST_CASE("up --remote-build sends the context and deployment, follows the log, 
     CHECK(contains(quiet.out, "[broken] FAIL test\n[broken] v1 failed after 1.0s: "));
 }
 
-TEST_CASE("up on a local-process gateway builds there; a broken log stream falls back to polling") {
+TEST_CASE("up on a local-process gateway builds there, a broken log stream falls back to polling") {
     test::TempDir dir;
     const fs::path root(dir.path());
     make_project(root);

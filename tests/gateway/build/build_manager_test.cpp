@@ -115,7 +115,7 @@ TEST_CASE("a failed build says why in one line and leaves the running version se
     CHECK(provider.updates == 0);
 }
 
-TEST_CASE("builds of one function run one at a time, in order; others run alongside") {
+TEST_CASE("builds of one function run one at a time, in order, others run alongside") {
     TempDir dir;
     BuildStore store(dir.path);
     ScriptedBuilder builder;

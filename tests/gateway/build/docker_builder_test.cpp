@@ -201,7 +201,7 @@ TEST_CASE("docker builder: engine output split anywhere becomes the same log lin
     }
 }
 
-TEST_CASE("docker builder: an error message ends the output; over-long lines are cut") {
+TEST_CASE("docker builder: an error message ends the output, over-long lines are cut") {
     EngineOutputReader reader;
     auto lines = reader.feed(
         "{\"stream\":\"Step 3/9 : RUN pip install -r requirements.txt\\nERROR: no such "

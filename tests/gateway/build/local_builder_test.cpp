@@ -189,7 +189,7 @@ TEST_CASE("local builder: install and test run in the version folder, which is p
     CHECK_FALSE(images.find(image).has_value());
 }
 
-TEST_CASE("local builder: the template's fprocess when local: names none; TEST_ENABLED=false") {
+TEST_CASE("local builder: the template's fprocess when local: names none, TEST_ENABLED=false") {
     Fixture f;
     f.add_template("plain", "local:\n  install: [echo ok]\n  test: exit 1\n", "bash run.sh");
     LocalBuilder builder(f.options());
@@ -262,7 +262,7 @@ TEST_CASE(
           "sh is not installed on the gateway's host (needed by the good template)");
 }
 
-TEST_CASE("local builder: a failing or slow check refuses with its hint; a pass is cached") {
+TEST_CASE("local builder: a failing or slow check refuses with its hint, a pass is cached") {
     Fixture f;
     f.add_template("checked",
                    "local:\n  check: echo nope; exit 1\n  check_hint: install the thing\n");
@@ -379,7 +379,7 @@ TEST_CASE("local builder: the project's bash template builds and its handler ans
     CHECK(result.output == "Hello from bash! You said: World\n");
 }
 
-TEST_CASE("local images: find is strict about names and manifests; remove stays inside root") {
+TEST_CASE("local images: find is strict about names and manifests, remove stays inside root") {
     TempDir temp;
     const fs::path root = fs::path(temp.path()) / "images";
     LocalImages images(root);
@@ -429,6 +429,68 @@ TEST_CASE("local images: find is strict about names and manifests; remove stays 
     images.remove("fn:v1");
     CHECK_FALSE(fs::exists(root / "fn" / "v1"));
     CHECK(fs::exists(root / "fn"));  // Other versions are still there.
+}
+
+TEST_CASE("local builder: unchanged dependency files reuse what the previous version installed") {
+    Fixture f;
+    // The install step counts its runs in a file outside the version folders.
+    const std::string counter = (f.root / "install-runs").string();
+    f.add_template("deps",
+                   "local:\n"
+                   "  install:\n"
+                   "    - echo run >> " +
+                       counter +
+                       "; mkdir -p lib; cp function/reqs.txt lib/installed\n"
+                       "  dependencies:\n"
+                       "    files: [function/reqs.txt, function/lock.txt]\n"
+                       "    installed: [lib]\n"
+                       "  fprocess: cat\n");
+    LocalBuilder builder(f.options());
+    const auto build = [&](const std::string& version, const std::string& reqs,
+                           const std::string& handler) {
+        BuildJob job = f.job_for("deps", "hello", version);
+        write_text(job.context_dir / "function" / "reqs.txt", reqs);
+        write_text(job.context_dir / "function" / "handler.sh", handler);
+        RecordingProgress progress;
+        builder.build(job, progress);
+        return progress.lines();
+    };
+    const auto runs = [&] { return read_text(counter); };
+
+    build("v1", "flask\n", "echo one\n");
+    CHECK(runs() == "run\n");
+
+    // Only the handler changed: linked, not installed again; the same file, not a copy.
+    const auto second = build("v2", "flask\n", "echo two\n");
+    CHECK(runs() == "run\n");
+    CHECK(std::find(second.begin(), second.end(),
+                    "> dependencies unchanged since v1 (function/reqs.txt, function/lock.txt): "
+                    "reusing what it installed; install steps skipped") != second.end());
+    const fs::path v1 = f.images / "hello" / "v1";
+    const fs::path v2 = f.images / "hello" / "v2";
+    CHECK(read_text(v2 / "lib" / "installed") == "flask\n");
+    CHECK(read_text(v2 / "function" / "handler.sh") == "echo two\n");
+    CHECK(fs::equivalent(v1 / "lib" / "installed", v2 / "lib" / "installed"));
+
+    // Reuse is from the newest version, and stops at the first file that changed.
+    const auto third = build("v3", "flask\nrequests\n", "echo three\n");
+    CHECK(runs() == "run\nrun\n");
+    CHECK(std::find(third.begin(), third.end(),
+                    "> function/reqs.txt changed since v2: installing") != third.end());
+    CHECK(read_text(f.images / "hello" / "v3" / "lib" / "installed") == "flask\nrequests\n");
+
+    // A file that appears counts as a change; another function never shares.
+    BuildJob with_lock = f.job_for("deps", "hello", "v4");
+    write_text(with_lock.context_dir / "function" / "reqs.txt", "flask\nrequests\n");
+    write_text(with_lock.context_dir / "function" / "lock.txt", "pinned\n");
+    RecordingProgress progress;
+    builder.build(with_lock, progress);
+    CHECK(runs() == "run\nrun\nrun\n");
+    BuildJob other = f.job_for("deps", "other", "v1");
+    write_text(other.context_dir / "function" / "reqs.txt", "flask\n");
+    RecordingProgress other_progress;
+    builder.build(other, other_progress);
+    CHECK(runs() == "run\nrun\nrun\nrun\n");
 }
 
 }  // namespace faas::test
