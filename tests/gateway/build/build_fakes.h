@@ -1,7 +1,8 @@
-// Stand-ins for the build manager's tests: a provider that keeps deployments in memory and a
-// builder whose every step the test scripts.
+// Stand-ins for the build tests: a provider that keeps deployments in memory, a builder whose
+// every step the test scripts, and a BuildProgress that records what a builder reports.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <map>
@@ -17,6 +18,40 @@
 namespace faas::test {
 
 using namespace faas::gateway;
+
+/// Records a build's log lines and stages; stop() makes stop_requested() true from any thread.
+class RecordingProgress final : public BuildProgress {
+  public:
+    void line(std::string_view text) override {
+        std::lock_guard lock(mutex_);
+        lines_.emplace_back(text);
+    }
+    void enter(BuildStage stage) override {
+        std::lock_guard lock(mutex_);
+        stages_.push_back(stage);
+    }
+    bool stop_requested() const override { return stop_.load(); }
+
+    void stop() { stop_ = true; }
+    std::vector<std::string> lines() const {
+        std::lock_guard lock(mutex_);
+        return lines_;
+    }
+    std::vector<BuildStage> stages() const {
+        std::lock_guard lock(mutex_);
+        return stages_;
+    }
+    bool has_line(const std::string& text) const {
+        const auto all = lines();
+        return std::find(all.begin(), all.end(), text) != all.end();
+    }
+
+  private:
+    mutable std::mutex mutex_;
+    std::vector<std::string> lines_;
+    std::vector<BuildStage> stages_;
+    std::atomic<bool> stop_{false};
+};
 
 class MemoryProvider final : public FunctionProvider {
   public:

@@ -16,6 +16,7 @@
 
 #include "../provider/swarm/fake_engine.h"
 #include "archive.h"
+#include "build_fakes.h"
 #include "errors.h"
 #include "support/files.h"
 
@@ -25,35 +26,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace faas::gateway;
 using namespace std::chrono_literals;
-
-class RecordingProgress final : public BuildProgress {
-  public:
-    void line(std::string_view text) override {
-        std::lock_guard lock(mutex_);
-        lines_.emplace_back(text);
-    }
-    void enter(BuildStage stage) override {
-        std::lock_guard lock(mutex_);
-        stages_.push_back(stage);
-    }
-    bool stop_requested() const override { return stop.load(); }
-
-    std::vector<std::string> lines() {
-        std::lock_guard lock(mutex_);
-        return lines_;
-    }
-    std::vector<BuildStage> stages() {
-        std::lock_guard lock(mutex_);
-        return stages_;
-    }
-
-    std::atomic<bool> stop{false};
-
-  private:
-    std::mutex mutex_;
-    std::vector<std::string> lines_;
-    std::vector<BuildStage> stages_;
-};
 
 struct ContextDir {
     ContextDir() {
@@ -469,13 +441,13 @@ TEST_CASE("docker builder: a stop mid-stream ends the build promptly and hangs u
     std::thread stopper([&] {
         if (eventually([&] { return !progress.lines().empty(); })) {
             stopped_at = std::chrono::steady_clock::now();
-            progress.stop = true;
+            progress.stop();
         }
     });
     CHECK_THROWS_AS(builder.build(job_in(context), progress), BuildStopped);
     auto returned_at = std::chrono::steady_clock::now();
     stopper.join();
-    REQUIRE(progress.stop);
+    REQUIRE(progress.stop_requested());
     CHECK(returned_at - stopped_at < 800ms);
     CHECK(eventually([&] { return hung_up.load(); }));
 }

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "build_fakes.h"
 #include "errors.h"
 #include "provider/local/local_images.h"
 #include "subprocess.h"
@@ -30,32 +31,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace faas::gateway;
 using namespace std::chrono_literals;
-
-/// Records the build's log; stop() makes stop_requested() true from any thread.
-class RecordingProgress final : public BuildProgress {
-  public:
-    void line(std::string_view text) override {
-        std::lock_guard lock(mutex_);
-        lines_.emplace_back(text);
-    }
-    void enter(BuildStage) override {}
-    bool stop_requested() const override { return stop_.load(); }
-
-    void stop() { stop_ = true; }
-    std::vector<std::string> lines() const {
-        std::lock_guard lock(mutex_);
-        return lines_;
-    }
-    bool has_line(const std::string& text) const {
-        const auto all = lines();
-        return std::find(all.begin(), all.end(), text) != all.end();
-    }
-
-  private:
-    mutable std::mutex mutex_;
-    std::vector<std::string> lines_;
-    std::atomic<bool> stop_{false};
-};
 
 /// A temp folder with templates/, images/ and contexts/, and a builder over the first two.
 struct Fixture {
