@@ -2,9 +2,12 @@
 # Builds from source through the gateway: the time from `POST /system/builds` to the first 200
 # that carries the new handler's answer, one row per provider and template:
 #
-#   cold    a new function whose dependency file (requirements.txt naming requests, package.json
-#           naming is-number) is new too: the install step runs (pip or apt, npm from the npm
-#           registry) and, on the Swarm, every layer after the template's base
+#   cold    a new function whose dependency file is new too, so the install step runs: npm
+#           installs is-number (from the host's npm cache when it has it); requirements.txt
+#           names requests on the Swarm (apt installs python3-requests in the image) and flask
+#           locally (the host's python3 has it: the local builder installs nothing into the
+#           system and PyPI is unreachable here, so a cold local python build only checks);
+#           on the Swarm every layer after the template's base runs again
 #   warm    the same function again with only its handler changed: the dependency layer is
 #           reused (the local builder's hard links, Docker's layer cache) and a rolling update
 #           replaces the running version
@@ -35,10 +38,10 @@ providers=("$@")
 work=$(mktemp -d /tmp/build-bench.XXXXXX)
 gateway_pid=""
 local_url=""
-deployed=()  # "URL AUTH NAME" of every function made, removed on exit
+deployed=()  # "URL|AUTH|NAME" of every function made, removed on exit
 cleanup() {
   for entry in "${deployed[@]}"; do
-    read -r url auth name <<<"$entry"
+    IFS='|' read -r url auth name <<<"$entry"
     curl -s -o /dev/null -m 10 ${auth:+-u "$auth"} -X DELETE "$url/system/functions" \
       -d "{\"functionName\":\"$name\"}" || true
   done
@@ -57,7 +60,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f
 row() {
   local provider=$1 url=$2 auth=$3 lang=$4 target=$5
   local name="bench-${lang//[^a-z0-9]/}-$provider-$$" salt="bench $$ $RANDOM"
-  deployed+=("$url $auth $name")
+  deployed+=("$url|$auth|$name")
   local out cold warm=() stages=""
   bench_log "$provider $lang: cold build"
   if ! out=$(python3 "$measure" "$url" "$auth" "$name" "$lang" "cold $RANDOM" "$salt"); then
@@ -86,8 +89,11 @@ start_local_gateway() {
   done
   local port
   port=$(free_port)
-  env -i PATH="$PATH" HOME="$work" LANG=C.UTF-8 provider=local port="$port" \
-    state_dir="$work/state" watchdog_path="$bin/fwatchdog" templates_dir="$here/templates" \
+  # The caller's environment, as scripts/run.sh starts the gateway, with Debian's runtimes
+  # first on PATH: python3-http needs the python3 that apt's python3-flask and -waitress serve
+  # (a pyenv python3 ahead on PATH has neither).
+  PATH="/usr/local/bin:/usr/bin:/bin:$PATH" provider=local port="$port" state_dir="$work/state" watchdog_path="$bin/fwatchdog" \
+    templates_dir="$here/templates" basic_auth=false \
     "$bin/gateway" >"$work/gateway.log" 2>&1 &
   gateway_pid=$!
   wait_http "http://127.0.0.1:$port/healthz" 15 || { cat "$work/gateway.log" >&2; return 1; }
@@ -99,7 +105,9 @@ for provider in "${providers[@]}"; do
   case $provider in
     local)
       start_local_gateway
-      for lang in "${langs[@]}"; do row local "$local_url" "" "$lang" "< 2 s"; done
+      for lang in "${langs[@]}"; do
+        PYTHON_REQUIREMENT=flask row local "$local_url" "" "$lang" "< 2 s"
+      done
       ;;
     swarm)
       url=${GATEWAY:-http://127.0.0.1:8080}
@@ -111,7 +119,9 @@ for provider in "${providers[@]}"; do
           "not measured: no stack (KEEP_STACK=1 scripts/e2e.sh)" "< 15 s"
         continue
       fi
-      for lang in "${langs[@]}"; do row swarm "$url" "admin:$password" "$lang" "< 15 s"; done
+      for lang in "${langs[@]}"; do
+        PYTHON_REQUIREMENT=requests row swarm "$url" "admin:$password" "$lang" "< 15 s"
+      done
       ;;
     *) bench_log "unknown provider $provider (local, swarm)"; exit 1 ;;
   esac

@@ -3,6 +3,8 @@
 
     build_bench_measure.py GATEWAY USER:PASSWORD FUNCTION LANG MARK [DEPENDENCY_SALT]
 
+PYTHON_REQUIREMENT (default requests) is what requirements.txt names for python3-http.
+
 Posts a JSON build of FUNCTION whose handler answers MARK, and a dependency file salted with
 DEPENDENCY_SALT (a comment or description: the same salt gives the same file, so the build can
 reuse the dependency layer; a new salt forces an install). Prints one JSON line:
@@ -38,7 +40,8 @@ def request(url, auth, data=None, method=None, timeout=10):
 def build_request(function, lang, mark, salt):
     if lang == "python3-http":
         code = f"def handle(event, context):\n    return {mark!r}\n"
-        files = {"requirements.txt": f"# {salt}\nrequests\n"}
+        requirement = os.environ.get("PYTHON_REQUIREMENT", "requests")
+        files = {"requirements.txt": f"# {salt}\n{requirement}\n"}
     elif lang == "node":
         code = f"'use strict';\nmodule.exports = async () => {json.dumps(mark)};\n"
         package = {"name": function, "version": "1.0.0", "description": salt,
@@ -70,8 +73,14 @@ def main():
         if code == 200 and json.loads(record).get("status") in ("failed", "cancelled"):
             break
         time.sleep(0.02)
-    code, record = request(f"{gateway}/system/builds/{build_id}", auth)
-    record = json.loads(record) if code == 200 else {}
+    # The first 200 can come before the build says ready: take its stages once it has ended.
+    record = {}
+    while time.monotonic() < deadline:
+        code, text = request(f"{gateway}/system/builds/{build_id}", auth)
+        record = json.loads(text) if code == 200 else {}
+        if record.get("status") in ("ready", "failed", "cancelled"):
+            break
+        time.sleep(0.05)
     stages = {s["stage"]: s.get("seconds") for s in record.get("stages", [])}
     out = {"seconds": seconds, "build": stages, "status": record.get("status", f"GET {code}")}
     if record.get("error"):
