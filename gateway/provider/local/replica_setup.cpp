@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "log.h"
+#include "provider/local/secret_mounts.h"
 
 namespace faas::gateway {
 
@@ -57,9 +58,19 @@ void prepare_replica_dir(const std::string& dir, const std::string& replica_id,
     }
 }
 
+ReplicaFiles replica_files(const std::string& dir, const LocalImage* image, bool mount_secrets) {
+    ReplicaFiles files;
+    if (image != nullptr) files.working_dir = image->dir.string();
+    if (mount_secrets) {
+        files.secrets_dir = secrets_dir_of(dir);
+        files.secrets_target = kFunctionSecretsPath;
+    }
+    return files;
+}
+
 std::map<std::string, std::string> replica_environment(
     const std::map<std::string, std::string>& base, const FunctionDeployment& deployment,
-    const std::string& dir, const LocalImage* image) {
+    const std::string& dir, const ReplicaFiles& files, const LocalImage* image) {
     auto env = base;
     if (image != nullptr)
         for (const auto& [key, value] : image->env) env[key] = value;
@@ -82,7 +93,8 @@ std::map<std::string, std::string> replica_environment(
     env["bind_address"] = "127.0.0.1";
     // Each replica its own TMPDIR: the watchdog's lock file lives there.
     env["TMPDIR"] = (fs::path(dir) / "tmp").string();
-    env["secret_mount_path"] = secrets_dir_of(dir) + "/";
+    env["secret_mount_path"] =
+        (files.secrets_target.empty() ? secrets_dir_of(dir) : files.secrets_target) + "/";
     return env;
 }
 

@@ -7,7 +7,6 @@
 #include "log.h"
 #include "provider/local/replica_process.h"
 #include "provider/local/replica_setup.h"
-#include "provider/local/secret_mounts.h"
 
 namespace faas::gateway {
 namespace {
@@ -193,18 +192,12 @@ void ReplicaSupervisor::start_replica_locked(Function& function, Replica& replic
         if (options_.images != nullptr) image = options_.images->find(deployment.image);
         auto logs = function.logs;
         auto id = replica.id;
-        ReplicaFiles files;
-        if (image) files.working_dir = image->dir.string();
-        if (options_.mount_secrets) {
-            files.secrets_dir = secrets_dir_of(replica.dir);
-            files.secrets_target = kFunctionSecretsPath;
-        }
-        auto env = replica_environment(options_.base_env, deployment, replica.dir,
-                                       image ? &*image : nullptr);
-        if (options_.mount_secrets)
-            env["secret_mount_path"] = std::string(kFunctionSecretsPath) + "/";
+        const ReplicaFiles files =
+            replica_files(replica.dir, image ? &*image : nullptr, options_.mount_secrets);
         replica.process = std::make_unique<ReplicaProcess>(
-            options_.watchdog_path, env,
+            options_.watchdog_path,
+            replica_environment(options_.base_env, deployment, replica.dir, files,
+                                image ? &*image : nullptr),
             [logs, id](std::string line) { logs->append(id, std::move(line)); }, files);
         log_line("Started replica " + replica.id + " (pid " +
                  std::to_string(replica.process->pid()) + ")");
