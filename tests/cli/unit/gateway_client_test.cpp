@@ -11,34 +11,16 @@
 #include <thread>
 
 #include "app.h"
+#include "cli/unit/fake_gateway.h"
 #include "cli_error.h"
 #include "support/process.h"
 
 namespace faas::cli {
+using faas::test::FakeGateway;
+
 namespace {
 
 using namespace std::chrono_literals;
-
-/// An httplib server on a free loopback port, stopped and joined when the test ends.
-class FakeGateway {
-  public:
-    explicit FakeGateway(const std::function<void(httplib::Server&)>& routes) {
-        routes(server_);
-        // Bound before the thread starts: connections wait in the backlog until it accepts.
-        port_ = server_.bind_to_any_port("127.0.0.1");
-        thread_ = std::thread([this] { server_.listen_after_bind(); });
-    }
-    ~FakeGateway() {
-        server_.stop();
-        thread_.join();
-    }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
-  private:
-    httplib::Server server_;
-    int port_ = 0;
-    std::thread thread_;
-};
 
 }  // namespace
 

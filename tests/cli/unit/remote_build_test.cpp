@@ -14,6 +14,7 @@
 
 #include "app.h"
 #include "archive.h"
+#include "cli/unit/fake_gateway.h"
 #include "support/files.h"
 #include "support/process.h"
 #include "time_format.h"
@@ -25,27 +26,9 @@ using faas::test::read_text;
 using faas::test::write_text;
 using nlohmann::json;
 
+using faas::test::FakeGateway;
+
 namespace {
-
-/// An httplib server on a free loopback port, stopped and joined when the test ends.
-class FakeGateway {
-  public:
-    explicit FakeGateway(const std::function<void(httplib::Server&)>& routes) {
-        routes(server_);
-        port_ = server_.bind_to_any_port("127.0.0.1");
-        thread_ = std::thread([this] { server_.listen_after_bind(); });
-    }
-    ~FakeGateway() {
-        server_.stop();
-        thread_.join();
-    }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
-  private:
-    httplib::Server server_;
-    int port_ = 0;
-    std::thread thread_;
-};
 
 class ChangeDir {
   public:
