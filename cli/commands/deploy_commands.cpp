@@ -20,25 +20,11 @@ using nlohmann::json;
 constexpr std::chrono::milliseconds kDefaultTimeout = std::chrono::seconds(60);
 constexpr std::chrono::milliseconds kPollInterval = std::chrono::milliseconds(200);
 
-std::chrono::milliseconds timeout_from(const ParsedArgs& args) {
-    const auto text = args.value("timeout");
-    if (!text) return kDefaultTimeout;
-    const auto timeout = parse_duration(*text);
-    if (!timeout || timeout->count() == 0)
-        throw UsageError("--timeout takes a duration such as 60s, 2m or 90, not '" + *text + "'");
-    return *timeout;
-}
-
 /// "500ms", "45s", "2m": how long was waited, as the user would write it.
 std::string timeout_text(std::chrono::milliseconds timeout) {
     if (timeout.count() % 1000 != 0 && timeout < std::chrono::minutes(1))
         return std::to_string(timeout.count()) + "ms";
     return human_duration(std::chrono::duration_cast<std::chrono::seconds>(timeout));
-}
-
-/// "hello" or "hello.ns": how the gateway's function URLs name a function in a namespace.
-std::string qualified(const std::string& name, const std::string& ns) {
-    return ns.empty() ? name : name + "." + ns;
 }
 
 std::string status_text(long status) {
@@ -161,7 +147,7 @@ int deploy_functions(
             throw UsageError("--update takes true or false, not '" + *value + "'");
     }
     const bool wait = !args.flag("no-wait");
-    const auto timeout = timeout_from(args);
+    const auto timeout = timeout_option(args, kDefaultTimeout);
 
     std::vector<Rollout> rollouts;
     for (const auto& [fn, environment] : functions) {
@@ -246,7 +232,7 @@ int run_deploy(Context& ctx, const ParsedArgs& args) {
 }
 
 int run_ready(Context& ctx, const ParsedArgs& args) {
-    const auto timeout = timeout_from(args);
+    const auto timeout = timeout_option(args, kDefaultTimeout);
     const auto deadline = Clock::now() + timeout;
     const auto client = client_for(ctx, args);
     const std::string ns = args.value("namespace").value_or("");

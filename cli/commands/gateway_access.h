@@ -1,8 +1,9 @@
 // What the commands that talk to the gateway share: the client for the gateway the user means, and
-// URL encoding for the names and values they put in paths and queries.
+// URL encoding for the names and values they put in paths and queries, and --timeout.
 #pragma once
 
 #include <cctype>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +11,7 @@
 #include "args.h"
 #include "cli_error.h"
 #include "context.h"
+#include "output.h"
 
 namespace faas::cli {
 
@@ -45,6 +47,22 @@ inline std::string percent_encode(std::string_view text) {
         }
     }
     return out;
+}
+
+/// "hello" or "hello.ns": how the gateway's function URLs name a function in a namespace.
+inline std::string qualified(const std::string& name, const std::string& ns) {
+    return ns.empty() ? name : name + "." + ns;
+}
+
+/// --timeout as a duration ("60s", "2m", "90"), `fallback` without it. Throws UsageError.
+inline std::chrono::milliseconds timeout_option(const ParsedArgs& args,
+                                                std::chrono::milliseconds fallback) {
+    const auto text = args.value("timeout");
+    if (!text) return fallback;
+    const auto timeout = parse_duration(*text);
+    if (!timeout || timeout->count() == 0)
+        throw UsageError("--timeout takes a duration such as 60s, 2m or 90, not '" + *text + "'");
+    return *timeout;
 }
 
 /// "?namespace=NS" for a non-empty namespace, else "".

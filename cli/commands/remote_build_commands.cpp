@@ -62,19 +62,9 @@ std::string seconds_text(double seconds) {
     return text;
 }
 
-std::chrono::milliseconds timeout_from(const ParsedArgs& args, std::chrono::milliseconds fallback) {
-    const auto text = args.value("timeout");
-    if (!text) return fallback;
-    const auto timeout = parse_duration(*text);
-    if (!timeout || timeout->count() == 0)
-        throw UsageError("--timeout takes a duration such as 60s, 10m or 90, not '" + *text + "'");
-    return *timeout;
-}
-
-/// "hello" or "hello.ns": how the gateway's function URLs name a function in a namespace.
 std::string function_url(const GatewayClient& client, const std::string& name,
                          const std::string& ns) {
-    return client.base_url() + "/function/" + (ns.empty() ? name : name + "." + ns);
+    return client.base_url() + "/function/" + qualified(name, ns);
 }
 
 bool is_finished(const std::string& status) {
@@ -347,7 +337,7 @@ int up_in_gateway(Context& ctx, const ParsedArgs& args, const Stack& stack,
     if (ignored_count > 0)
         progress << "Note: " << ignored << (ignored_count == 1 ? " does" : " do")
                  << " not apply when the gateway builds; ignored.\n";
-    const auto timeout = timeout_from(args, kDefaultBuildTimeout);
+    const auto timeout = timeout_option(args, kDefaultBuildTimeout);
     const bool quiet = args.flag("quiet");
     const auto overrides = deploy_overrides(args);
     const auto client = gateway_client(ctx, args, &stack);
@@ -407,7 +397,7 @@ int run_rollback(Context& ctx, const ParsedArgs& args) {
     if (args.positionals().size() != 1) throw UsageError("rollback takes one function name");
     const std::string& name = args.positionals().front();
     const std::string ns = args.value("namespace").value_or("");
-    const auto timeout = timeout_from(args, kDefaultRollbackTimeout);
+    const auto timeout = timeout_option(args, kDefaultRollbackTimeout);
     const auto client = client_for(ctx, args);
     const auto response = client.request(
         "POST", "/system/functions/" + percent_encode(name) + "/rollback" + namespace_query(ns));
