@@ -400,6 +400,8 @@ void BuildManager::run(const std::string& id) {
     progress.line("Building " + record.function + " " + record.version + " from the " +
                   record.lang + " template");
     std::string image;
+    BuildStage outcome = BuildStage::kReady;
+    std::string error;
     try {
         BuildJob job{id,          record.function,  record.version, store_.context_dir(id),
                      record.lang, record.build_args};
@@ -416,23 +418,27 @@ void BuildManager::run(const std::string& id) {
         wait_until_ready(record, progress);
         remember_version(record);
         progress.line(record.function + " runs " + record.version);
-        finish(id, BuildStage::kReady, "");
     } catch (const BuildStopped&) {
+        outcome = BuildStage::kFailed;
         if (progress.cancelled()) {
-            finish(id, BuildStage::kCancelled, "cancelled");
+            outcome = BuildStage::kCancelled;
+            error = "cancelled";
         } else if (stopping()) {
-            finish(id, BuildStage::kFailed, "the gateway stopped during the build");
+            error = "the gateway stopped during the build";
         } else {
-            finish(id, BuildStage::kFailed,
-                   "the build took longer than build_timeout (" +
-                       format_duration(options_.build_timeout) + ")");
+            error = "the build took longer than build_timeout (" +
+                    format_duration(options_.build_timeout) + ")";
         }
         if (!image.empty()) builder_.forget(image);
     } catch (const std::exception& e) {
-        finish(id, BuildStage::kFailed, e.what());
+        outcome = BuildStage::kFailed;
+        error = e.what();
         if (!image.empty()) builder_.forget(image);
     }
+    // Cleaned up before the record says the build is over: whoever waits for that finds
+    // nothing of it left behind.
     store_.remove_context(id);
+    finish(id, outcome, error);
 }
 
 void BuildManager::deploy(const BuildRecord& record) {
