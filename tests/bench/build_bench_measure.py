@@ -12,6 +12,7 @@ reuse the dependency layer; a new salt forces an install). Prints one JSON line:
 Only the gateway given is called; every wait is bounded by TIMEOUT (default 600 s).
 """
 import base64
+import glob
 import json
 import os
 import sys
@@ -49,7 +50,14 @@ def build_request(function, lang, mark, salt):
         files = {"package.json": json.dumps(package, indent=2) + "\n"}
     else:
         raise SystemExit(f"no benchmark handler for {lang}")
-    return {"service": function, "lang": lang, "code": code, "files": files}
+    build = {"service": function, "lang": lang, "code": code, "files": files}
+    # Where TLS to the npm registry is intercepted, the image's npm needs the host's extra CAs
+    # (the templates take them as the EXTRA_CA_CERTS build argument).
+    extra_cas = "".join(open(path).read()
+                        for path in sorted(glob.glob("/usr/local/share/ca-certificates/*.crt")))
+    if extra_cas:
+        build["buildArgs"] = {"EXTRA_CA_CERTS": extra_cas}
+    return build
 
 
 def main():
