@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "alert.h"
+#include "autoscale/scale_policy.h"
 #include "log.h"
 #include "names.h"
 #include "provider/deployment_rules.h"
@@ -52,7 +53,7 @@ std::string log_line_json(const LogEntry& entry, const std::string& served_names
 AdminHandlers::AdminHandlers(FunctionProvider& provider, Metrics& metrics, LoadBalancer& balancer,
                              std::string served_namespace, int max_replicas,
                              std::chrono::nanoseconds max_follow, const std::atomic<bool>& draining,
-                             BuildManager* builds)
+                             BuildManager* builds, bool builtin_autoscaler)
     : provider_(provider),
       metrics_(metrics),
       balancer_(balancer),
@@ -60,7 +61,8 @@ AdminHandlers::AdminHandlers(FunctionProvider& provider, Metrics& metrics, LoadB
       max_replicas_(max_replicas),
       max_follow_(max_follow),
       draining_(draining),
-      builds_(builds) {}
+      builds_(builds),
+      builtin_autoscaler_(builtin_autoscaler) {}
 
 std::string AdminHandlers::function_in_path(std::string_view segment) const {
     auto parsed = parse_function_name(segment, served_namespace_);
@@ -221,6 +223,12 @@ Response AdminHandlers::alert(const Request& request) {
         try {
             auto record = provider_.get(name);
             if (!record) throw NotFound("function " + name + " not found");
+            if (builtin_autoscaler_ && autoscaled(scale_policy(record->deployment.labels))) {
+                // The built-in autoscaler owns it: two scalers on one function would fight.
+                log_line("Alert for " + name + " ignored: the built-in autoscaler scales it (" +
+                         kScaleTargetLabel + " is set)");
+                continue;
+            }
             auto bounds = scaling_bounds(record->deployment.labels);
             int target = scaled_replicas(record->replicas, item.firing, bounds);
             if (target != record->replicas) {

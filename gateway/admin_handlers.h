@@ -21,7 +21,7 @@ class AdminHandlers {
     AdminHandlers(FunctionProvider& provider, Metrics& metrics, LoadBalancer& balancer,
                   std::string served_namespace, int max_replicas,
                   std::chrono::nanoseconds max_follow, const std::atomic<bool>& draining,
-                  BuildManager* builds = nullptr);
+                  BuildManager* builds = nullptr, bool builtin_autoscaler = false);
 
     Response healthz(const Request& request);
     /// Refreshes gateway_service_count from the provider and renders every metric.
@@ -69,6 +69,8 @@ class AdminHandlers {
     const std::chrono::nanoseconds max_follow_;
     const std::atomic<bool>& draining_;
     BuildManager* const builds_;
+    /// Alerts for functions the built-in autoscaler manages are ignored.
+    const bool builtin_autoscaler_;
 
     BuildManager& builds() const;
     /// The build id in a path after `prefix`; NotFound for one that cannot be an id.

@@ -100,6 +100,26 @@ void read_build_settings(const Env& env, const std::string& self_path, Config& c
         static_cast<int>(get_int(env, "kept_versions", config.kept_versions, 2, 100));
 }
 
+void read_elasticity_settings(const Env& env, Config& config) {
+    config.scale_from_zero = get_bool(env, "scale_from_zero", config.scale_from_zero);
+    config.scale_from_zero_timeout =
+        positive_duration(env, "scale_from_zero_timeout", config.scale_from_zero_timeout);
+    config.max_held_calls = static_cast<std::uint64_t>(get_int(
+        env, "max_held_calls", static_cast<std::int64_t>(config.max_held_calls), 1, 1'000'000));
+    // Unset, it follows a smaller max_buffered_bytes down.
+    config.max_held_bytes = get_byte_size(
+        env, "max_held_bytes", std::min(config.max_held_bytes, config.max_buffered_bytes));
+    if (config.max_held_bytes == 0 || config.max_held_bytes > config.max_buffered_bytes)
+        throw ConfigError("max_held_bytes",
+                          "must be > 0 and at most max_buffered_bytes (held bodies are buffered)");
+    config.autoscale = get_bool(env, "autoscale", config.autoscale);
+    config.autoscale_interval =
+        positive_duration(env, "autoscale_interval", config.autoscale_interval);
+    if (config.autoscale_interval < std::chrono::milliseconds(100) ||
+        config.autoscale_interval > std::chrono::seconds(10))
+        throw ConfigError("autoscale_interval", "must be from 100ms to 10s");
+}
+
 }  // namespace
 
 Config read_config(const Env& env, const std::string& self_path) {
@@ -150,6 +170,8 @@ Config read_config(const Env& env, const std::string& self_path) {
     config.threads = static_cast<int>(get_int(env, "gateway_threads", config.threads, 8, 4096));
     config.max_replicas =
         static_cast<int>(get_int(env, "max_replicas", config.max_replicas, 1, 1024));
+
+    read_elasticity_settings(env, config);
 
     config.state_dir = get_string(env, "state_dir", config.state_dir);
     if (config.state_dir.empty()) throw ConfigError("state_dir", "must not be empty");

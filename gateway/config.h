@@ -43,6 +43,19 @@ struct Config {
     std::uint64_t max_build_unpacked_bytes = 256ULL << 20;
     std::uint64_t max_build_files = 10000;
     int kept_versions = 5;
+    // Elasticity (gateway/autoscale/).
+    /// A call to a function with no ready replica is held while the function starts, instead
+    /// of answered 503 at once.
+    bool scale_from_zero = true;
+    /// How long a call may be held; then 504.
+    std::chrono::nanoseconds scale_from_zero_timeout = std::chrono::seconds(30);
+    /// Calls held at once per function, and their request bytes for all functions together;
+    /// past either a call is answered 429.
+    std::uint64_t max_held_calls = 1000;
+    std::uint64_t max_held_bytes = 64ULL << 20;
+    /// The built-in autoscaler and scale to zero (by label); the interval between decisions.
+    bool autoscale = true;
+    std::chrono::nanoseconds autoscale_interval = std::chrono::seconds(1);
     // Local provider.
     std::string watchdog_path;  ///< Resolved to an executable file at start-up.
     int max_replicas = 64;      ///< Per function: a scale request above it is refused.

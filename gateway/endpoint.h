@@ -17,6 +17,10 @@ struct Endpoint {
 struct Resolution {
     bool exists = false;
     std::vector<Endpoint> ready;
+    /// Replicas started and reachable but not yet known to be ready: a call held for the
+    /// function's first replica probes these itself rather than wait for the provider's next
+    /// health check. Filled only when `ready` is empty: no copy on the hot path.
+    std::vector<Endpoint> starting;
 };
 
 }  // namespace faas::gateway

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "http_text.h"
+#include "settings.h"
 
 namespace faas::gateway {
 namespace {
@@ -68,14 +69,23 @@ struct InvokeHandler::Call {
     ProxyRequest request;  ///< Views the client's request and the strings above.
     std::optional<LoadBalancer::InflightGuard> inflight;
     std::function<void(Response&&)> done;
+    // Where the call goes on: its loop's proxy and hold queue, and its client.
+    const Exchange* exchange = nullptr;
+    AsyncProxy* proxy = nullptr;
+    HoldQueue* holds = nullptr;
+    /// Set when the call is first held: being held again (its replica refused) keeps it.
+    std::optional<HoldQueue::Clock::time_point> hold_deadline;
 };
 
 InvokeHandler::InvokeHandler(FunctionProvider& provider, LoadBalancer& balancer, Metrics& metrics,
-                             std::string served_namespace)
+                             std::string served_namespace, Waker* waker,
+                             std::chrono::nanoseconds hold_timeout)
     : provider_(provider),
       balancer_(balancer),
       metrics_(metrics),
-      served_namespace_(std::move(served_namespace)) {}
+      served_namespace_(std::move(served_namespace)),
+      waker_(waker),
+      hold_timeout_(hold_timeout) {}
 
 std::unique_ptr<InvokeHandler::Call> InvokeHandler::begin(const Request& request, CallTarget target,
                                                           Response& early) {
@@ -134,11 +144,15 @@ std::unique_ptr<InvokeHandler::Call> InvokeHandler::begin(const Request& request
     }
     metrics_.invocation_started(call->function);
     if (call->resolution.ready.empty()) {
-        early = plain(503, "No endpoints available for: " + call->function + ".");
-        stamp(*call, early);
-        return nullptr;
+        if (waker_ == nullptr) {
+            early = plain(503, "No endpoints available for: " + call->function + ".");
+            stamp(*call, early);
+            return nullptr;
+        }
+        // Held by start() once the upstream request below is ready.
+    } else {
+        call->order = balancer_.order(call->function, call->resolution.ready);
     }
-    call->order = balancer_.order(call->function, call->resolution.ready);
 
     // The upstream request views the client's: header strings are copied once, by the proxy.
     ProxyRequest& upstream = call->request;
@@ -230,35 +244,99 @@ void InvokeHandler::stamp(const Call& call, Response& response) {
     response.headers.emplace_back("X-Duration-Seconds", std::string(duration, duration_end));
 }
 
-void InvokeHandler::start(const Request& request, CallTarget target, AsyncProxy& proxy,
+void InvokeHandler::start(const Exchange& exchange, CallTarget target, Lane lane,
                           std::function<void(Response&&)> done) {
     Response early;
-    std::shared_ptr<Call> call = begin(request, target, early);
+    std::shared_ptr<Call> call = begin(exchange.request(), target, early);
     if (!call) {
         done(std::move(early));
         return;
     }
     call->done = std::move(done);
-    attempt(std::move(call), 0, proxy);
+    call->exchange = &exchange;
+    call->proxy = &lane.proxy;
+    call->holds = lane.holds;
+    if (call->resolution.ready.empty()) {
+        hold(std::move(call));
+        return;
+    }
+    attempt(std::move(call), 0);
 }
 
-void InvokeHandler::attempt(std::shared_ptr<Call> call, std::size_t position, AsyncProxy& proxy) {
+void InvokeHandler::attempt(std::shared_ptr<Call> call, std::size_t position) {
     const Endpoint& endpoint = call->resolution.ready[call->order[position]];
     call->inflight.emplace(balancer_.track(endpoint));
     Call& current = *call;
-    proxy.forward(
-        endpoint, current.request,
-        [this, call = std::move(call), position, &proxy](ProxyResult&& result) mutable {
-            call->inflight.reset();
-            // Retry only while nothing was sent: a refused connection. Once a replica
-            // had the request, running it twice could repeat its side effects.
-            if (result.outcome == ProxyOutcome::kRefused && position + 1 < call->order.size()) {
-                attempt(std::move(call), position + 1, proxy);
-                return;
-            }
-            auto done = std::move(call->done);
-            done(finish(*call, std::move(result)));
-        });
+    current.proxy->forward(endpoint, current.request,
+                           [this, call = std::move(call), position](ProxyResult&& result) mutable {
+                               call->inflight.reset();
+                               // Retry only while nothing was sent: a refused connection. Once a
+                               // replica had the request, running it twice could repeat its side
+                               // effects.
+                               if (result.outcome == ProxyOutcome::kRefused) {
+                                   if (position + 1 < call->order.size()) {
+                                       attempt(std::move(call), position + 1);
+                                       return;
+                                   }
+                                   // Every replica refused (stopping, restarting): wait for one
+                                   // that answers.
+                                   if (waker_ != nullptr && call->holds != nullptr) {
+                                       hold(std::move(call));
+                                       return;
+                                   }
+                               }
+                               auto done = std::move(call->done);
+                               done(finish(*call, std::move(result)));
+                           });
+}
+
+void InvokeHandler::hold(std::shared_ptr<Call> call) {
+    auto answer = [this](Call& held_call, Response response) {
+        stamp(held_call, response);
+        auto done = std::move(held_call.done);
+        done(std::move(response));
+    };
+    std::optional<Waker::Ticket> ticket;
+    if (call->holds != nullptr) ticket = waker_->admit(call->function, call->request.body.size());
+    if (!ticket) {
+        answer(*call, plain(429, "Too many calls are waiting for " + call->function +
+                                     " to start. Try again."));
+        return;
+    }
+    if (!call->hold_deadline)
+        call->hold_deadline = HoldQueue::Clock::now() +
+                              std::chrono::duration_cast<HoldQueue::Clock::duration>(hold_timeout_);
+    HoldQueue::Held held;
+    held.function = call->function;
+    held.deadline = *call->hold_deadline;
+    held.ticket = std::move(*ticket);
+    held.client_gone = [exchange = call->exchange] { return exchange->client_gone(); };
+    held.release = [this, call](std::vector<Endpoint> endpoints) mutable {
+        call->resolution.ready = std::move(endpoints);
+        call->order = balancer_.order(call->function, call->resolution.ready);
+        attempt(std::move(call), 0);
+    };
+    held.end = [this, call, answer](HoldEnd end, const Waker::Status& status) {
+        switch (end) {
+            case HoldEnd::kClientGone:
+                // Nobody reads it; counted apart from the function's own answers.
+                answer(*call,
+                       plain(499, "The client left while " + call->function + " was starting."));
+                break;
+            case HoldEnd::kTimeout:
+                answer(
+                    *call,
+                    plain(504, "The function " + call->function + " did not become ready within " +
+                                   format_duration(hold_timeout_) +
+                                   (status.last_problem.empty() ? std::string(".")
+                                                                : ": " + status.last_problem)));
+                break;
+            case HoldEnd::kFailed:
+                answer(*call, plain(status.error_status, *status.error));
+                break;
+        }
+    };
+    call->holds->hold(std::move(held));
 }
 
 }  // namespace faas::gateway

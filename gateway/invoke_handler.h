@@ -2,7 +2,8 @@
 // replicas, forwards with the asynchronous proxy on the caller's event loop, and answers with
 // the function's own response plus the gateway's call headers. Every call, however it arrived
 // (plain, chunked, with Expect, HTTP/1.0), takes this one path. Metrics are recorded only for
-// functions that exist.
+// functions that exist. A call to a function with no replica that answers (scaled to zero,
+// starting, restarting) is held on its loop's HoldQueue while the Waker starts the function.
 #pragma once
 
 #include <functional>
@@ -12,6 +13,8 @@
 #include <string_view>
 
 #include "async_proxy.h"
+#include "autoscale/hold_queue.h"
+#include "autoscale/waker.h"
 #include "http/message.h"
 #include "load_balancer.h"
 #include "metrics.h"
@@ -29,12 +32,20 @@ enum class CallTarget {
 
 class InvokeHandler {
   public:
+    /// `waker` null: no call is held (a function without a ready replica answers 503).
     InvokeHandler(FunctionProvider& provider, LoadBalancer& balancer, Metrics& metrics,
-                  std::string served_namespace);
+                  std::string served_namespace, Waker* waker = nullptr,
+                  std::chrono::nanoseconds hold_timeout = std::chrono::seconds(30));
+
+    /// What a call uses of the loop it arrived on.
+    struct Lane {
+        AsyncProxy& proxy;
+        HoldQueue* holds = nullptr;  ///< Null when the handler has no waker.
+    };
 
     /// Event loop thread. `done` runs on the loop thread, perhaps before start() returns; the
-    /// request must stay valid until it has run.
-    void start(const Request& request, CallTarget target, AsyncProxy& proxy,
+    /// exchange (its request) must stay valid until it has run.
+    void start(const Exchange& exchange, CallTarget target, Lane lane,
                std::function<void(Response&&)> done);
 
     struct Call;  ///< One call in progress (invoke_handler.cpp).
@@ -45,12 +56,16 @@ class InvokeHandler {
     Response finish(Call& call, ProxyResult&& result);
     /// Counts the finished call and adds the call headers.
     void stamp(const Call& call, Response& response);
-    void attempt(std::shared_ptr<Call> call, std::size_t position, AsyncProxy& proxy);
+    void attempt(std::shared_ptr<Call> call, std::size_t position);
+    /// Holds the call until a replica answers; answers 429 when the Waker's caps are reached.
+    void hold(std::shared_ptr<Call> call);
 
     FunctionProvider& provider_;
     LoadBalancer& balancer_;
     Metrics& metrics_;
     const std::string served_namespace_;
+    Waker* const waker_;
+    const std::chrono::nanoseconds hold_timeout_;
 };
 
 /// A random RFC 4122 version 4 UUID.

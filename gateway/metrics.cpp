@@ -39,6 +39,10 @@ Metrics::Metrics()
                          .Name("gateway_service_count")
                          .Help("Desired replicas per function")
                          .Register(*registry_)),
+      desired_replicas_(prometheus::BuildGauge()
+                            .Name("gateway_autoscaler_desired_replicas")
+                            .Help("Replicas the built-in autoscaler wants per function it manages")
+                            .Register(*registry_)),
       http_total_(prometheus::BuildCounter()
                       .Name("http_requests_total")
                       .Help("Requests the gateway answered, by method, route and status")
@@ -99,21 +103,43 @@ double Metrics::invocation_count(const std::string& function) const {
     return total;
 }
 
-void Metrics::set_service_counts(const std::map<std::string, int>& replicas) {
-    std::lock_guard lock(gauges_mutex_);
-    for (auto it = gauges_.begin(); it != gauges_.end();) {
-        if (!replicas.count(it->first)) {
-            service_count_.Remove(it->second);
-            it = gauges_.erase(it);
+std::map<std::string, Metrics::Activity> Metrics::activity() const {
+    std::map<std::string, Activity> activity;
+    std::shared_lock lock(functions_mutex_);
+    for (const auto& [name, series] : functions_) {
+        Activity& counts = activity[name];
+        if (series.started) counts.started = static_cast<std::uint64_t>(series.started->Value());
+        for (const auto& [code, by_code] : series.codes)
+            counts.finished += static_cast<std::uint64_t>(by_code.total->Value());
+    }
+    return activity;
+}
+
+void Metrics::sync_gauges(prometheus::Family<prometheus::Gauge>& family, GaugeMap& gauges,
+                          const std::map<std::string, int>& values) {
+    for (auto it = gauges.begin(); it != gauges.end();) {
+        if (!values.count(it->first)) {
+            family.Remove(it->second);
+            it = gauges.erase(it);
         } else {
             ++it;
         }
     }
-    for (const auto& [name, count] : replicas) {
-        auto& gauge = gauges_[name];
-        if (!gauge) gauge = &service_count_.Add({{"function_name", name}});
+    for (const auto& [name, count] : values) {
+        auto& gauge = gauges[name];
+        if (!gauge) gauge = &family.Add({{"function_name", name}});
         gauge->Set(count);
     }
+}
+
+void Metrics::set_service_counts(const std::map<std::string, int>& replicas) {
+    std::lock_guard lock(gauges_mutex_);
+    sync_gauges(service_count_, gauges_, replicas);
+}
+
+void Metrics::set_desired_replicas(const std::map<std::string, int>& replicas) {
+    std::lock_guard lock(gauges_mutex_);
+    sync_gauges(desired_replicas_, desired_gauges_, replicas);
 }
 
 void Metrics::forget(const std::string& function) {
@@ -133,6 +159,10 @@ void Metrics::forget(const std::string& function) {
     if (auto it = gauges_.find(function); it != gauges_.end()) {
         service_count_.Remove(it->second);
         gauges_.erase(it);
+    }
+    if (auto it = desired_gauges_.find(function); it != desired_gauges_.end()) {
+        desired_replicas_.Remove(it->second);
+        desired_gauges_.erase(it);
     }
 }
 

@@ -8,6 +8,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,6 +31,17 @@ class Metrics {
     double invocation_count(const std::string& function) const;
     /// gateway_service_count{function_name} for exactly these functions (others removed).
     void set_service_counts(const std::map<std::string, int>& replicas);
+    /// gateway_autoscaler_desired_replicas{function_name}: what the built-in autoscaler wants,
+    /// for exactly the functions it manages (others removed).
+    void set_desired_replicas(const std::map<std::string, int>& replicas);
+
+    /// Calls started and finished so far for one function: the autoscaler's samples (calls in
+    /// flight, including held ones, are the difference).
+    struct Activity {
+        std::uint64_t started = 0;
+        std::uint64_t finished = 0;
+    };
+    std::map<std::string, Activity> activity() const;
     /// Drops every series of a removed function.
     void forget(const std::string& function);
 
@@ -59,13 +71,19 @@ class Metrics {
     prometheus::Family<prometheus::Histogram>& functions_seconds_;
     prometheus::Family<prometheus::Counter>& invocation_started_;
     prometheus::Family<prometheus::Gauge>& service_count_;
+    prometheus::Family<prometheus::Gauge>& desired_replicas_;
     prometheus::Family<prometheus::Counter>& http_total_;
     prometheus::Family<prometheus::Histogram>& http_seconds_;
 
     mutable std::shared_mutex functions_mutex_;
     std::map<std::string, FunctionSeries> functions_;
+    using GaugeMap = std::map<std::string, prometheus::Gauge*>;
+    /// Makes `gauges` (of `family`) exactly `values`.
+    void sync_gauges(prometheus::Family<prometheus::Gauge>& family, GaugeMap& gauges,
+                     const std::map<std::string, int>& values);
     std::mutex gauges_mutex_;
-    std::map<std::string, prometheus::Gauge*> gauges_;
+    GaugeMap gauges_;
+    GaugeMap desired_gauges_;
     /// Method and route are views of string literals (known_method, the route table), so a key is
     /// built per request without allocating.
     struct HttpKey {

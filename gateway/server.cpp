@@ -55,9 +55,15 @@ GatewayServer::GatewayServer(const Config& config, FunctionProvider& provider,
       auth_(std::move(auth)),
       budget_(config.max_buffered_bytes),
       balancer_(config.balancing),
-      invoke_(provider, balancer_, metrics_, config.function_namespace),
+      waker_(config.scale_from_zero
+                 ? std::make_unique<Waker>(
+                       provider, WakerOptions{std::chrono::milliseconds(25), config.max_held_calls,
+                                              config.max_held_bytes})
+                 : nullptr),
+      invoke_(provider, balancer_, metrics_, config.function_namespace, waker_.get(),
+              config.scale_from_zero_timeout),
       admin_(provider, metrics_, balancer_, config.function_namespace, config.max_replicas,
-             config.write_timeout, draining_, builds),
+             config.write_timeout, draining_, builds, config.autoscale),
       front_(
           [&config] {
               ServerOptions options;
@@ -72,13 +78,23 @@ GatewayServer::GatewayServer(const Config& config, FunctionProvider& provider,
     proxy_options.timeout = config.upstream_timeout;
     proxy_options.max_response_bytes = config.max_response_bytes;
     proxy_options.budget = &budget_;
-    for (std::size_t i = 0; i < front_.loop_count(); ++i)
+    for (std::size_t i = 0; i < front_.loop_count(); ++i) {
         async_proxies_.push_back(std::make_unique<AsyncProxy>(front_.loop(i), proxy_options));
+        if (waker_) hold_queues_.push_back(std::make_unique<HoldQueue>(front_.loop(i), *waker_));
+    }
+    if (config.autoscale) {
+        autoscaler_ = std::make_unique<ScaleController>(provider, metrics_, waker_.get(),
+                                                        config.autoscale_interval);
+        autoscaler_->start();
+    }
 }
 
 GatewayServer::~GatewayServer() {
-    // Stops the loops before the proxies that live on them go.
+    if (autoscaler_) autoscaler_->stop();
+    // Stops the loops before the proxies and hold queues that live on them go.
     front_.stop();
+    hold_queues_.clear();
+    if (waker_) waker_->stop();
 }
 
 void GatewayServer::serve(Exchange& exchange) {
@@ -124,11 +140,13 @@ void GatewayServer::serve(Exchange& exchange) {
         // call would be one more allocation on the hot path.
         inflight_.fetch_add(1, std::memory_order_relaxed);
         try {
-            invoke_.start(request, target, *async_proxies_[request.loop_index],
-                          [this, answer](Response&& response) {
-                              inflight_.fetch_sub(1, std::memory_order_relaxed);
-                              answer(std::move(response));
-                          });
+            InvokeHandler::Lane lane{
+                *async_proxies_[request.loop_index],
+                hold_queues_.empty() ? nullptr : hold_queues_[request.loop_index].get()};
+            invoke_.start(exchange, target, lane, [this, answer](Response&& response) {
+                inflight_.fetch_sub(1, std::memory_order_relaxed);
+                answer(std::move(response));
+            });
         } catch (const std::exception& e) {
             // Only before the call was handed to curl (a provider failure, say): `done` has
             // not run and never will.

@@ -13,6 +13,9 @@
 #include "admin_handlers.h"
 #include "async_proxy.h"
 #include "auth.h"
+#include "autoscale/hold_queue.h"
+#include "autoscale/scale_controller.h"
+#include "autoscale/waker.h"
 #include "config.h"
 #include "http/event_server.h"
 #include "invoke_handler.h"
@@ -57,12 +60,15 @@ class GatewayServer final : private RequestHandler {
     MemoryBudget budget_;
     Metrics metrics_;
     LoadBalancer balancer_;
+    std::unique_ptr<Waker> waker_;  ///< Null when scale_from_zero is off.
     std::atomic<bool> draining_{false};
     std::atomic<int> inflight_{0};
     InvokeHandler invoke_;
     AdminHandlers admin_;
     EventServer front_;
     std::vector<std::unique_ptr<AsyncProxy>> async_proxies_;  ///< One per loop; go before it.
+    std::vector<std::unique_ptr<HoldQueue>> hold_queues_;     ///< One per loop, with a waker.
+    std::unique_ptr<ScaleController> autoscaler_;             ///< Null when autoscale is off.
 };
 
 }  // namespace faas::gateway

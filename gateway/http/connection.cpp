@@ -164,6 +164,7 @@ void Connection::on_events(std::uint32_t events) {
         if (state_ == State::kWriting || state_ == State::kStreaming) flush();
     }
     if (state_ == State::kClosed) return;
+    if (state_ == State::kServing && (events & (EPOLLRDHUP | EPOLLHUP))) peer_gone_ = true;
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
         readable_ = true;
         if (state_ == State::kReading || state_ == State::kReadingBody)

@@ -90,6 +90,7 @@ class Connection final : public EventLoop::Watcher, private Exchange {
     const Request& request() const override { return request_; }
     void respond(Response&& response) override;
     void respond_from_worker(std::function<Response()> job) override;
+    bool client_gone() const override { return broken_ || peer_gone_; }
 
     void advance();
     bool start_request();
@@ -119,6 +120,7 @@ class Connection final : public EventLoop::Watcher, private Exchange {
     bool writable_ = true;
     bool advancing_ = false;
     bool broken_ = false;
+    bool peer_gone_ = false;  ///< The client hung up while its request was served.
     bool close_after_write_ = false;
     bool reading_request_ = false;  ///< The read_timeout clock runs for a request begun.
     Clock::time_point deadline_;

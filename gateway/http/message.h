@@ -72,6 +72,9 @@ class Exchange {
     /// Runs `job` on a worker thread and answers with what it returns (the connection waits on
     /// its loop meanwhile). `job` must not throw.
     virtual void respond_from_worker(std::function<Response()> job) = 0;
+    /// Loop thread: the client closed or reset its connection while its request was served
+    /// (a half-close counts: as with Go's server, it is taken for a client that left).
+    virtual bool client_gone() const = 0;
 
   protected:
     ~Exchange() = default;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "autoscale/scale_policy.h"
 #include "provider/function_provider.h"
 #include "scaling.h"
 #include "settings.h"
@@ -32,6 +33,8 @@ void check_deployment(const FunctionDeployment& deployment, FunctionProvider& se
     if (min && max && *min > *max)
         throw BadRequest(std::string("label ") + kScaleMinLabel + " must not be above " +
                          kScaleMaxLabel);
+    // The autoscaler's labels (type, target, target-proportion, zero, zero-duration).
+    if (auto error = scale_policy_error(deployment.labels)) throw BadRequest("label " + *error);
     if (deployment.secrets.empty()) return;
     auto known = secrets.list_secrets();
     for (const auto& secret : deployment.secrets)

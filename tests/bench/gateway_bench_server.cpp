@@ -38,7 +38,7 @@ class StaticProvider final : public FunctionProvider {
     void remove(const std::string&) override { throw BadRequest("static provider"); }
     Resolution resolve(const std::string& name) override {
         if (name != name_) return {};
-        return Resolution{true, endpoints_};
+        return Resolution{true, endpoints_, {}};
     }
     std::unique_ptr<LogStream> logs(const LogQuery&) override {
         throw BadRequest("static provider");

@@ -14,6 +14,10 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr auto kSuperviseInterval = std::chrono::milliseconds(100);
+// While a replica is new and not yet ready, passes come this often, so that its port and its
+// first healthy answer are known within tens of ms (a call may be waiting for it).
+constexpr auto kStartingInterval = std::chrono::milliseconds(20);
+constexpr auto kStartingWindow = std::chrono::seconds(3);
 // A replica this long in rotation after a restart has its backoff forgotten.
 constexpr auto kStableAfter = std::chrono::seconds(10);
 
@@ -39,13 +43,18 @@ struct ReplicaSupervisor::Function {
     std::vector<std::shared_ptr<Replica>> members;
     std::shared_ptr<LogBuffer> logs;
     std::vector<Endpoint> endpoints;  ///< Ready replicas, rebuilt on every change.
+    /// Replicas listening but not in rotation (not yet, or not again), rebuilt with endpoints.
+    std::vector<Endpoint> starting;
 
     void refresh_endpoints() {
         endpoints.clear();
-        for (const auto& replica : members)
-            if (replica->health.ready() && !replica->stopping && replica->process)
-                if (auto port = replica->process->port())
-                    endpoints.push_back(Endpoint{"127.0.0.1", *port});
+        starting.clear();
+        for (const auto& replica : members) {
+            if (replica->stopping || !replica->process) continue;
+            if (auto port = replica->process->port())
+                (replica->health.ready() ? endpoints : starting)
+                    .push_back(Endpoint{"127.0.0.1", *port});
+        }
     }
 };
 
@@ -110,7 +119,9 @@ Resolution ReplicaSupervisor::resolve(const std::string& name) const {
     std::shared_lock lock(mutex_);
     auto it = functions_.find(name);
     if (it == functions_.end()) return {};
-    return Resolution{true, it->second->endpoints};
+    // Starting replicas only matter while none is ready: no copy of them on the hot path.
+    if (!it->second->endpoints.empty()) return Resolution{true, it->second->endpoints, {}};
+    return Resolution{true, {}, it->second->starting};
 }
 
 std::shared_ptr<LogBuffer> ReplicaSupervisor::logs(const std::string& name) const {
@@ -373,10 +384,11 @@ std::vector<std::shared_ptr<ReplicaSupervisor::Replica>> ReplicaSupervisor::take
 }
 
 void ReplicaSupervisor::supervise() {
+    bool starting = false;
     while (true) {
         {
             std::unique_lock lock(wake_mutex_);
-            wake_.wait_for(lock, kSuperviseInterval);
+            wake_.wait_for(lock, starting ? kStartingInterval : kSuperviseInterval);
             if (stopping_) return;
         }
         check_health();
@@ -384,7 +396,14 @@ void ReplicaSupervisor::supervise() {
         {
             std::unique_lock lock(mutex_);
             auto now = Clock::now();
-            for (auto& [name, function] : functions_) reconcile_locked(*function, now);
+            starting = false;
+            for (auto& [name, function] : functions_) {
+                reconcile_locked(*function, now);
+                for (const auto& replica : function->members)
+                    starting = starting || (replica->process && !replica->stopping &&
+                                            !replica->health.ever_ready() &&
+                                            now - replica->started_at < kStartingWindow);
+            }
             finished = take_finished_locked(now);
         }
         // Killing groups, reaping and removing directories happen outside the lock.
@@ -413,6 +432,7 @@ void ReplicaSupervisor::stop() {
             for (auto& replica : function->members) all.push_back(replica);
             function->members.clear();
             function->endpoints.clear();
+            function->starting.clear();
             function->logs->close();
         }
         for (auto& replica : retiring_) all.push_back(replica);

@@ -62,6 +62,8 @@ class ReplicaSupervisor {
     std::optional<StoredFunction> stored(const std::string& name) const;
     std::vector<FunctionRecord> records() const;
     std::optional<FunctionRecord> record(const std::string& name) const;
+    /// Ready replicas, and as `starting` those whose watchdog listens but that are not in
+    /// rotation; as of the last pass (a new replica shows up within one supervising interval).
     Resolution resolve(const std::string& name) const;
     /// The function's log lines; null when there is no such function.
     std::shared_ptr<LogBuffer> logs(const std::string& name) const;

@@ -1,4 +1,4 @@
-// The Swarm provider's cache of ready task addresses and its refresher thread.
+// The Swarm provider's cache of ready (and starting) task addresses and its refresher thread.
 #include "provider/swarm/endpoint_cache.h"
 
 #include <algorithm>
@@ -17,6 +17,16 @@ namespace {
 void sort_endpoints(std::vector<Endpoint>& endpoints) {
     std::sort(endpoints.begin(), endpoints.end(),
               [](const Endpoint& a, const Endpoint& b) { return a.host < b.host; });
+}
+
+/// Adds a task's address to `ready` or `starting` as its state says; a task in neither state,
+/// or without an address, to neither.
+void add_task(const json& task, const std::string& network, std::vector<Endpoint>& ready,
+              std::vector<Endpoint>& starting) {
+    auto* into = task_ready(task) ? &ready : task_starting(task) ? &starting : nullptr;
+    if (into == nullptr) return;
+    if (auto address = task_address(task, network))
+        into->push_back(Endpoint{*address, kWatchdogPort});
 }
 
 }  // namespace
@@ -47,11 +57,12 @@ Resolution EndpointCache::resolve(const std::string& name) {
         std::shared_lock lock(cache_mutex_);
         auto it = cache_.find(name);
         if (it != cache_.end() && !it->second.ready.empty())
-            return Resolution{true, it->second.ready};
+            return Resolution{true, it->second.ready, {}};  // starting: only when none is ready
         if (it != cache_.end()) {
+            Resolution resolution{true, {}, it->second.starting};
             lock.unlock();
             request_refresh();  // deployed or scaled up moments ago: look again soon
-            return Resolution{true, {}};
+            return resolution;
         }
     }
     request_refresh();
@@ -61,7 +72,7 @@ Resolution EndpointCache::resolve(const std::string& name) {
 void EndpointCache::remember(const std::string& name, const std::string& service_id) {
     {
         std::unique_lock lock(cache_mutex_);
-        cache_[name] = Cached{service_id, {}, std::chrono::steady_clock::now()};
+        cache_[name] = Cached{service_id, {}, {}, std::chrono::steady_clock::now()};
     }
     request_refresh();
 }
@@ -69,13 +80,12 @@ void EndpointCache::remember(const std::string& name, const std::string& service
 void EndpointCache::observe(const std::string& name, const std::string& service_id,
                             const std::vector<json>& tasks) {
     const std::string network = network_.known();
-    Cached observed{service_id, {}, {}};
-    for (const auto& task : tasks) {
-        if (task.value("ServiceID", "") != service_id || !task_ready(task)) continue;
-        if (auto address = task_address(task, network))
-            observed.ready.push_back(Endpoint{*address, kWatchdogPort});
-    }
+    Cached observed{service_id, {}, {}, {}};
+    for (const auto& task : tasks)
+        if (task.value("ServiceID", "") == service_id)
+            add_task(task, network, observed.ready, observed.starting);
     sort_endpoints(observed.ready);
+    sort_endpoints(observed.starting);
     std::unique_lock lock(cache_mutex_);
     cache_[name] = std::move(observed);
 }
@@ -107,13 +117,15 @@ void EndpointCache::refresh_now() {
         function_of_service[id] = name;
     }
     for (const auto& task : tasks) {
-        if (!task_ready(task)) continue;
         auto owner = function_of_service.find(task.value("ServiceID", ""));
         if (owner == function_of_service.end()) continue;
-        if (auto address = task_address(task, network))
-            fresh[owner->second].ready.push_back(Endpoint{*address, kWatchdogPort});
+        auto& cached = fresh[owner->second];
+        add_task(task, network, cached.ready, cached.starting);
     }
-    for (auto& [name, cached] : fresh) sort_endpoints(cached.ready);
+    for (auto& [name, cached] : fresh) {
+        sort_endpoints(cached.ready);
+        sort_endpoints(cached.starting);
+    }
     std::unique_lock lock(cache_mutex_);
     // A function deployed while the lists were read is not in them yet: dropping it would turn
     // its first calls into 404s instead of 503s until the next refresh.

@@ -1,7 +1,8 @@
-// The Swarm provider's hot path: each function's ready task IPs, kept by a refresher thread
-// (polled, and sooner when a lookup finds none) so that resolve() never waits on Docker. When
-// dockerd is down or slow the cache stays as it was, so known functions keep answering from
-// known replicas, and the next successful poll brings it up to date.
+// The Swarm provider's hot path: each function's ready task IPs (and those of tasks still
+// starting, for a held call to probe), kept by a refresher thread (polled, and sooner when a
+// lookup finds none) so that resolve() never waits on Docker. When dockerd is down or slow the
+// cache stays as it was, so known functions keep answering from known replicas, and the next
+// successful poll brings it up to date.
 #pragma once
 
 #include <chrono>
@@ -41,6 +42,7 @@ class EndpointCache {
     void stop();
 
     /// Cheap, never blocks on Docker. A known function without ready tasks asks for a refresh.
+    /// `starting`: tasks Swarm wants running whose first health check has not passed yet.
     Resolution resolve(const std::string& name);
     /// Replaces the cache from the engine now. Throws DockerUnavailable, ProviderUnavailable.
     void refresh_now();
@@ -48,8 +50,9 @@ class EndpointCache {
     void request_refresh();
     /// A function deployed moments ago: known (a call gets 503, not 404) before its tasks run.
     void remember(const std::string& name, const std::string& service_id);
-    /// Takes a function's ready addresses from a task list just read for its status, so that a
-    /// function the API reports available is one that calls reach, not one second later.
+    /// Takes a function's ready (and starting) addresses from a task list just read for its
+    /// status, so that a function the API reports available is one that calls reach, not one
+    /// second later.
     void observe(const std::string& name, const std::string& service_id,
                  const std::vector<nlohmann::json>& tasks);
     void forget(const std::string& name);
@@ -59,6 +62,7 @@ class EndpointCache {
     struct Cached {
         std::string service_id;
         std::vector<Endpoint> ready;
+        std::vector<Endpoint> starting;
         /// When deploy() made it known; a refresh that began before then keeps it.
         std::chrono::steady_clock::time_point remembered{};
     };

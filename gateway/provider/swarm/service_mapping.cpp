@@ -364,6 +364,11 @@ bool task_ready(const json& task) {
            string_at(task, {"DesiredState"}) == "running";
 }
 
+bool task_starting(const json& task) {
+    return string_at(task, {"Status", "State"}) == "starting" &&
+           string_at(task, {"DesiredState"}) == "running";
+}
+
 std::optional<std::string> task_address(const json& task, const std::string& network_id) {
     const json* attachments = find_path(task, {"NetworksAttachments"});
     if (!attachments || !attachments->is_array()) return std::nullopt;

@@ -61,7 +61,11 @@ int desired_replicas(const nlohmann::json& service);
 /// "running" only once the check has passed, so this also means healthy.
 bool task_ready(const nlohmann::json& task);
 
-/// The address of a ready task on `network_id` (or on its first network when empty or absent).
+/// A task Swarm wants running that has not passed its first health check yet: Swarm holds it
+/// in "starting" until then, and it already has its network addresses.
+bool task_starting(const nlohmann::json& task);
+
+/// The address of a task on `network_id` (or on its first network when empty or absent).
 std::optional<std::string> task_address(const nlohmann::json& task, const std::string& network_id);
 
 }  // namespace faas::gateway::swarm

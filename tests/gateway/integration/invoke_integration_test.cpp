@@ -132,7 +132,8 @@ TEST_CASE(
     "status mapping: 503 with no replica, 504 past upstream_timeout, 502 on upstream failure") {
     TempDir scripts;
     auto slow = write_script(scripts, "slow.sh", "sleep 3\necho done\n");
-    GatewayFixture gateway(GatewayEnv{{"upstream_timeout", "1s"}, {"max_response_bytes", "1024"}});
+    GatewayFixture gateway(GatewayEnv{
+        {"upstream_timeout", "1s"}, {"max_response_bytes", "1024"}, {"scale_from_zero", "false"}});
     gateway.deploy_ready("slow", "sh " + slow);
     gateway.deploy_ready("echo", "cat");
     auto http = gateway.client();

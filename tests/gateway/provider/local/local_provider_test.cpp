@@ -115,6 +115,32 @@ std::chrono::steady_clock::duration availability_lag(LocalProvider& provider,
     return std::chrono::steady_clock::now() - *healthy_at;
 }
 
+// A loopback port held bound but not listening (connections to it are refused) until
+// listen(): an http-mode replica's upstream that comes up when the test says.
+class HeldPort {
+  public:
+    HeldPort() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+        REQUIRE(fd_ >= 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+        socklen_t length = sizeof address;
+        REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+        port_ = ntohs(address.sin_port);
+    }
+    ~HeldPort() { ::close(fd_); }
+    HeldPort(const HeldPort&) = delete;
+    HeldPort& operator=(const HeldPort&) = delete;
+
+    int port() const { return port_; }
+    void listen() { REQUIRE(::listen(fd_, 16) == 0); }
+
+  private:
+    int fd_;
+    int port_ = 0;
+};
+
 }  // namespace
 
 TEST_CASE("a local replica listens on 127.0.0.1 only, function and metrics port alike") {
@@ -166,6 +192,33 @@ TEST_CASE("a hung replica does not hold up another's health checks") {
     auto lag = availability_lag(provider, "echo", echo);
     ::kill(hung[0], SIGCONT);
     CHECK(lag < 500ms);
+}
+
+TEST_CASE("a replica listening but not yet healthy resolves as starting until it passes") {
+    faas::test::TempDir state;
+    LocalProvider provider(options_in(state.path()));
+    // In http mode the watchdog is healthy only once its upstream accepts connections.
+    HeldPort upstream;
+    provider.deploy(parse_deployment(
+        R"({"service":"slow","image":"i","envProcess":"sleep 600","envVars":{"mode":"http",)"
+        R"("upstream_url":"http://127.0.0.1:)" +
+            std::to_string(upstream.port()) + R"("}})",
+        "openfaas-fn"));
+    REQUIRE(faas::test::wait_until([&] { return provider.resolve("slow").starting.size() == 1; }));
+    auto resolution = provider.resolve("slow");
+    CHECK(resolution.exists);
+    CHECK(resolution.ready.empty());
+    const auto starting = resolution.starting[0];
+    CHECK(starting.host == "127.0.0.1");
+    // Reachable, and says it is not ready: what a held call's own probe would find.
+    CHECK(probe_health(starting.port) == Health::kUnhealthy);
+    CHECK(provider.get("slow")->available_replicas == 0);
+
+    upstream.listen();
+    REQUIRE(faas::test::wait_until([&] { return provider.resolve("slow").ready.size() == 1; }));
+    resolution = provider.resolve("slow");
+    CHECK(resolution.ready[0].port == starting.port);
+    CHECK(resolution.starting.empty());
 }
 
 TEST_CASE("a status reports faas_function among the labels, the stored deployment stays as sent") {

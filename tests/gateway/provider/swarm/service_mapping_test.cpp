@@ -181,3 +181,23 @@ TEST_CASE("ready tasks give their address on the functions network") {
     stopping["DesiredState"] = "shutdown";  // scaled down: draining, takes no new requests
     CHECK_FALSE(task_ready(stopping));
 }
+
+TEST_CASE("a task wanted running but not yet healthy is starting, not ready") {
+    auto task =
+        json::parse(R"({"ServiceID":"s","DesiredState":"running","Status":{"State":"starting"},
+        "NetworksAttachments":[{"Network":{"ID":"fn"},"Addresses":["10.0.1.9/24"]}]})");
+    CHECK(task_starting(task));
+    CHECK_FALSE(task_ready(task));
+    CHECK(task_address(task, "fn") == "10.0.1.9");  // an address before its first health check
+
+    auto running = task;
+    running["Status"]["State"] = "running";
+    CHECK_FALSE(task_starting(running));
+    auto stopping = task;
+    stopping["DesiredState"] = "shutdown";
+    CHECK_FALSE(task_starting(stopping));
+    auto preparing = task;
+    preparing["Status"]["State"] = "preparing";  // pulling its image: nothing listens yet
+    CHECK_FALSE(task_starting(preparing));
+    CHECK_FALSE(task_starting(json::object()));
+}

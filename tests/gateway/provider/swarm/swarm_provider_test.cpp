@@ -39,6 +39,35 @@ std::string percent_decode(const std::string& text) {
     return out;
 }
 
+// Function "echo" (service s1) while its tasks start: no tasks yet (phase 0); two starting
+// (listed out of order), one starting without an address yet, and two Swarm no longer wants
+// running (phase 1); then the first of them, 10.0.1.4, running (phase 2).
+std::pair<int, std::string> starting_function(const FakeRequest& request, int phase) {
+    if (request.target.find("/tasks?") == std::string::npos) return one_function(request);
+    if (phase == 0) return {200, "[]"};
+    std::string tasks = R"([
+        {"ServiceID":"s1","DesiredState":"running","Status":{"State":"starting"},
+         "NetworksAttachments":[{"Network":{"ID":"fn"},"Addresses":["10.0.1.4/24"]}]},
+        {"ServiceID":"s1","DesiredState":"running","Status":{"State":"starting"},
+         "NetworksAttachments":[{"Network":{"ID":"fn"},"Addresses":["10.0.1.3/24"]}]},
+        {"ServiceID":"s1","DesiredState":"running","Status":{"State":"starting"}},
+        {"ServiceID":"s1","DesiredState":"shutdown","Status":{"State":"starting"},
+         "NetworksAttachments":[{"Network":{"ID":"fn"},"Addresses":["10.0.1.5/24"]}]},
+        {"ServiceID":"s1","DesiredState":"shutdown","Status":{"State":"running"},
+         "NetworksAttachments":[{"Network":{"ID":"fn"},"Addresses":["10.0.1.6/24"]}]}])";
+    if (phase == 2) {
+        const std::string starting = R"("State":"starting")";
+        tasks.replace(tasks.find(starting), starting.size(), R"("State":"running")");
+    }
+    return {200, tasks};
+}
+
+std::vector<std::string> hosts_of(const std::vector<Endpoint>& endpoints) {
+    std::vector<std::string> out;
+    for (const auto& endpoint : endpoints) out.push_back(endpoint.host);
+    return out;
+}
+
 }  // namespace
 
 TEST_CASE("list and get map services and healthy running tasks") {
@@ -116,6 +145,55 @@ TEST_CASE("a replica that a status read reports available is routed at once") {
     REQUIRE(status);
     CHECK(status->available_replicas == 3);
     CHECK(provider.resolve("echo").ready.size() == 3);
+}
+
+TEST_CASE("a task not yet past its first health check resolves as starting until it runs") {
+    std::atomic<int> phase{1};
+    FakeEngine engine(
+        [&](const FakeRequest& request) { return starting_function(request, phase); });
+    SwarmProvider provider(options_for(engine.path()));
+    REQUIRE(
+        faas::test::wait_until([&] { return provider.resolve("echo").starting.size() == 2; }, 5s));
+    auto resolution = provider.resolve("echo");
+    CHECK(resolution.exists);
+    CHECK(resolution.ready.empty());
+    // Sorted as ready ones are; none without an address or no longer wanted running.
+    CHECK(hosts_of(resolution.starting) == std::vector<std::string>{"10.0.1.3", "10.0.1.4"});
+    CHECK(resolution.starting[0].port == 8080);
+
+    phase = 2;  // no ready task: resolve() itself asks for the refresh that finds it running
+    REQUIRE(faas::test::wait_until([&] { return !provider.resolve("echo").ready.empty(); }, 5s));
+    resolution = provider.resolve("echo");
+    CHECK(hosts_of(resolution.ready) == std::vector<std::string>{"10.0.1.4"});
+    CHECK(resolution.starting.empty());  // only reported while no replica is ready
+}
+
+TEST_CASE("a status read takes a function's starting tasks too") {
+    std::atomic<int> phase{0};
+    FakeEngine engine(
+        [&](const FakeRequest& request) { return starting_function(request, phase); });
+    auto options = options_for(engine.path());
+    options.refresh_interval = 1h;  // after the first refresh, only status reads update routes
+    options.min_refresh_gap = 1h;
+    SwarmProvider provider(options);
+    REQUIRE(faas::test::wait_until([&] { return provider.resolve("echo").exists; }, 5s));
+    CHECK(provider.resolve("echo").starting.empty());
+
+    phase = 1;
+    auto status = provider.get("echo");
+    REQUIRE(status);
+    CHECK(status->available_replicas == 0);
+    auto resolution = provider.resolve("echo");
+    CHECK(resolution.ready.empty());
+    CHECK(hosts_of(resolution.starting) == std::vector<std::string>{"10.0.1.3", "10.0.1.4"});
+
+    phase = 2;
+    status = provider.get("echo");
+    REQUIRE(status);
+    CHECK(status->available_replicas == 1);
+    resolution = provider.resolve("echo");
+    CHECK(hosts_of(resolution.ready) == std::vector<std::string>{"10.0.1.4"});
+    CHECK(resolution.starting.empty());  // only reported while no replica is ready
 }
 
 TEST_CASE("a slow engine makes admin calls fail within the deadline") {
