@@ -1,12 +1,14 @@
 // Fuzz target: the admin API's JSON bodies (deploy/update, scale, delete, secrets) and the
-// Alertmanager webhook, as untrusted bytes. Whatever parses must satisfy what the providers
-// rely on, and a status must round-trip through JSON text; anything else is a typed request
-// error (BadRequest, or NotFound for another namespace), never another exception.
+// Alertmanager webhook, as untrusted bytes, and the autoscaling policy read from a deployment's
+// labels. Whatever parses must satisfy what the providers and the autoscaler rely on, and a
+// status must round-trip through JSON text; anything else is a typed request error
+// (BadRequest, or NotFound for another namespace), never another exception.
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "alert.h"
+#include "autoscale/scale_policy.h"
 #include "function_types.h"
 #include "names.h"
 
@@ -27,6 +29,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         // What the local provider persists and reads back must validate again.
         auto again = deployment_from_json(nlohmann::json::parse(deployment.raw.dump()), served);
         if (again.service != deployment.service) __builtin_trap();
+        // The autoscaler reads the labels of any deployment, checked or not, without throwing;
+        // whatever it reads is a policy it can act on.
+        (void)scale_policy_error(deployment.labels);
+        auto policy = scale_policy(deployment.labels);
+        if (policy.min < 0 || policy.max < policy.min) __builtin_trap();
+        if (policy.target && !(*policy.target > 0)) __builtin_trap();
+        if (!(policy.target_proportion > 0 && policy.target_proportion <= 1)) __builtin_trap();
+        if (policy.zero_duration.count() < 0) __builtin_trap();
     } catch (const BadRequest&) {
     } catch (const NotFound&) {  // another namespace
     }

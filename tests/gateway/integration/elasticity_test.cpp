@@ -195,3 +195,60 @@ TEST_CASE("a bad autoscaling label is refused at deploy with the label's name") 
     CHECK(status == 400);
     CHECK(gateway.status("echo").is_null());
 }
+
+TEST_CASE("under load the autoscaler scales up, then back to min, with no failed call") {
+    TempDir scripts;
+    auto work = write_script(scripts, "work.sh", "sleep 0.2\necho done\n");
+    GatewayFixture gateway;
+    gateway.deploy_ready("work", "sh " + work, 1,
+                         {{"labels",
+                           {{"com.openfaas.scale.min", "1"},
+                            {"com.openfaas.scale.max", "4"},
+                            {"com.openfaas.scale.target", "2"}}}});
+    std::atomic<int> ok{0};
+    std::atomic<int> failed{0};
+    std::atomic<bool> stop{false};
+    auto caller = [&] {
+        auto http = gateway.client(20s);
+        while (!stop.load()) {
+            auto answer = http.Get("/function/work");
+            (answer && answer->status == 200 && answer->body == "done\n" ? ok : failed)++;
+        }
+    };
+    // 8 callers, each call 0.2 s: about 8 in flight, four times what one replica is meant for.
+    std::vector<std::thread> load;
+    for (int i = 0; i < 8; ++i) load.emplace_back(caller);
+    int most = 1;
+    const auto load_until = std::chrono::steady_clock::now() + 15s;
+    while (std::chrono::steady_clock::now() < load_until) {
+        most = std::max(most, gateway.status("work")["replicas"].get<int>());
+        std::this_thread::sleep_for(200ms);
+    }
+    stop = true;
+    for (auto& thread : load) thread.join();
+    CHECK(most >= 3);
+    CHECK(failed.load() == 0);
+    CHECK(ok.load() > 100);
+    CHECK(gateway.metrics().find(R"(gateway_autoscaler_desired_replicas{function_name="work"})") !=
+          std::string::npos);
+
+    // Then idle but for one caller: back to min within the stable window and a few halvings,
+    // and not one of its calls fails while replicas leave.
+    stop = false;
+    std::thread trickle([&] {
+        auto http = gateway.client(20s);
+        while (!stop.load()) {
+            auto answer = http.Get("/function/work");
+            (answer && answer->status == 200 ? ok : failed)++;
+            std::this_thread::sleep_for(300ms);
+        }
+    });
+    const bool back_to_min =
+        wait_until([&] { return gateway.status("work")["replicas"] == 1; }, 150s);
+    stop = true;
+    trickle.join();
+    CHECK(back_to_min);
+    CHECK(failed.load() == 0);
+    CHECK(gateway.process().output().find("Autoscaler: scaled work to 1: stable") !=
+          std::string::npos);
+}
