@@ -57,7 +57,7 @@ GatewayServer::GatewayServer(const Config& config, FunctionProvider& provider,
       balancer_(config.balancing),
       waker_(config.scale_from_zero
                  ? std::make_unique<Waker>(
-                       provider, WakerOptions{std::chrono::milliseconds(25), config.max_held_calls,
+                       provider, WakerOptions{std::chrono::milliseconds(10), config.max_held_calls,
                                               config.max_held_bytes})
                  : nullptr),
       invoke_(provider, balancer_, metrics_, config.function_namespace, waker_.get(),

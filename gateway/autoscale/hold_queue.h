@@ -37,7 +37,7 @@ class HoldQueue {
 
     /// `loop` and `waker` must outlive the queue.
     HoldQueue(EventLoop& loop, Waker& waker,
-              std::chrono::milliseconds tick = std::chrono::milliseconds(10));
+              std::chrono::milliseconds tick = std::chrono::milliseconds(5));
     ~HoldQueue();
     HoldQueue(const HoldQueue&) = delete;
     HoldQueue& operator=(const HoldQueue&) = delete;

@@ -162,15 +162,39 @@ void Waker::pass() {
                     answering.push_back(std::move(endpoint));
         }
         std::lock_guard lock(mutex_);
-        if (auto it = waking_.find(name); it != waking_.end())
-            it->second.endpoints = std::move(answering);
+        auto it = waking_.find(name);
+        if (it == waking_.end()) continue;
+        Waking& waking = it->second;
+        const auto now = Clock::now();
+        if (!waking.starting_after && (!answering.empty() || !resolution.starting.empty()))
+            waking.starting_after = now - waking.since;
+        if (!answering.empty() && !waking.announced) {
+            waking.announced = true;
+            announce(name, waking, now);
+        }
+        waking.endpoints = std::move(answering);
     }
+}
+
+void Waker::announce(const std::string& function, const Waking& waking, Clock::time_point now) {
+    auto ms = [](Clock::duration d) {
+        return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) +
+               " ms";
+    };
+    std::string steps;
+    if (waking.scaled_after) steps += "scale request done at " + ms(*waking.scaled_after) + ", ";
+    if (waking.starting_after)
+        steps += "a replica reported at " + ms(*waking.starting_after) + ", ";
+    steps += "one answered at " + ms(now - waking.since);
+    log_line("Ready for held calls: " + function + " after " + ms(now - waking.since) + " (" +
+             steps + ")");
 }
 
 void Waker::check_replicas(const std::string& function) {
     std::optional<std::string> error;
     int error_status = 0;
     std::string problem;
+    bool scaled = false;
     try {
         auto record = provider_.get(function);
         if (!record) {
@@ -179,6 +203,7 @@ void Waker::check_replicas(const std::string& function) {
         } else if (record->replicas == 0) {
             const int replicas = std::max(1, scaling_bounds(record->deployment.labels).min);
             provider_.scale(function, replicas);
+            scaled = true;
             {
                 std::lock_guard lock(mutex_);
                 ++scale_requests_;
@@ -200,6 +225,8 @@ void Waker::check_replicas(const std::string& function) {
     auto it = waking_.find(function);
     if (it == waking_.end()) return;
     it->second.checked = Clock::now();
+    if (scaled && !it->second.scaled_after)
+        it->second.scaled_after = *it->second.checked - it->second.since;
     it->second.error = std::move(error);
     it->second.error_status = error_status;
     if (!problem.empty() && problem != it->second.last_problem)

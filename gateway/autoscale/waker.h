@@ -22,7 +22,7 @@
 namespace faas::gateway {
 
 struct WakerOptions {
-    std::chrono::milliseconds probe_interval{25};
+    std::chrono::milliseconds probe_interval{10};
     std::uint64_t max_held_calls = 1000;         ///< Per function.
     std::uint64_t max_held_bytes = 64ULL << 20;  ///< All functions together.
 };
@@ -94,8 +94,15 @@ class Waker {
         std::optional<std::string> error;
         int error_status = 0;
         std::string last_problem;
+        // For the one log line when the first replica answers: how long each step took.
+        Clock::time_point since = Clock::now();         ///< The first call was held.
+        std::optional<Clock::duration> scaled_after;    ///< The scale request returned.
+        std::optional<Clock::duration> starting_after;  ///< A replica was first reported.
+        bool announced = false;
     };
 
+    /// "Ready for held calls: echo after 43 ms (...)", once per wake.
+    static void announce(const std::string& function, const Waking& waking, Clock::time_point now);
     void leave(const std::string& function, std::uint64_t bytes);
     void run();
     /// One pass over the functions being woken, without the lock while asking or probing.

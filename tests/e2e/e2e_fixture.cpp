@@ -82,6 +82,19 @@ std::optional<nlohmann::json> function_status(const Stack& stack, const std::str
     return parsed;
 }
 
+bool scale(const Stack& stack, const std::string& name, int replicas) {
+    auto client = gateway(stack);
+    nlohmann::json body = {{"serviceName", name}, {"replicas", replicas}};
+    auto res = client.Post("/system/scale-function/" + name, body.dump(), "application/json");
+    return res && (res->status == 200 || res->status == 202);
+}
+
+bool available(const Stack& stack, const std::string& name, int replicas) {
+    auto status = function_status(stack, name);
+    return status && status->value("replicas", -1) == replicas &&
+           status->value("availableReplicas", -1) == replicas;
+}
+
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (int attempt = 0; attempt < 100'000; ++attempt) {

@@ -39,6 +39,12 @@ std::pair<int, std::string> invoke(const Stack& stack, const std::string& name,
 /// GET /system/function/<name> as JSON, or nullopt (404 or error).
 std::optional<nlohmann::json> function_status(const Stack& stack, const std::string& name);
 
+/// POST /system/scale-function/<name>; true when accepted.
+bool scale(const Stack& stack, const std::string& name, int replicas);
+
+/// Whether the function reports `replicas` wanted and as many available.
+bool available(const Stack& stack, const std::string& name, int replicas);
+
 /// Polls `condition` every 250 ms until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 

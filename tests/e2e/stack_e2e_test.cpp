@@ -31,19 +31,6 @@ std::set<std::string> hostnames_seen(const Stack& stack, const std::string& name
     return seen;
 }
 
-bool scale(const Stack& stack, const std::string& name, int replicas) {
-    auto client = gateway(stack);
-    json body = {{"serviceName", name}, {"replicas", replicas}};
-    auto res = client.Post("/system/scale-function/" + name, body.dump(), "application/json");
-    return res && (res->status == 200 || res->status == 202);
-}
-
-bool available(const Stack& stack, const std::string& name, int replicas) {
-    auto status = function_status(stack, name);
-    return status && status->value("replicas", -1) == replicas &&
-           status->value("availableReplicas", -1) == replicas;
-}
-
 }  // namespace
 
 TEST_CASE("every sample function answers by path and by X-Function") {

@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 constexpr auto kSuperviseInterval = std::chrono::milliseconds(100);
 // While a replica is new and not yet ready, passes come this often, so that its port and its
 // first healthy answer are known within tens of ms (a call may be waiting for it).
-constexpr auto kStartingInterval = std::chrono::milliseconds(20);
+constexpr auto kStartingInterval = std::chrono::milliseconds(10);
 constexpr auto kStartingWindow = std::chrono::seconds(3);
 // A replica this long in rotation after a restart has its backoff forgotten.
 constexpr auto kStableAfter = std::chrono::seconds(10);
