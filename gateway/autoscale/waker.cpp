@@ -14,7 +14,10 @@ namespace {
 /// While calls are held, the replica count is looked at again this often: a scale-down that
 /// landed just after ours (the idle scaler, an operator) must not strand them.
 constexpr auto kRecheckInterval = std::chrono::seconds(1);
-constexpr auto kProbeTimeout = std::chrono::milliseconds(250);
+// A replica whose network is not up yet drops the SYN rather than refusing it: a short connect
+// timeout tries again soon (a Swarm task's container starts well after its address is known).
+constexpr auto kProbeConnectTimeout = std::chrono::milliseconds(50);
+constexpr auto kProbeReadTimeout = std::chrono::milliseconds(500);
 
 bool contains(const std::vector<Endpoint>& endpoints, const Endpoint& endpoint) {
     return std::any_of(endpoints.begin(), endpoints.end(), [&](const Endpoint& known) {
@@ -24,11 +27,12 @@ bool contains(const std::vector<Endpoint>& endpoints, const Endpoint& endpoint) 
 
 }  // namespace
 
-bool replica_answers_health(const Endpoint& endpoint, std::chrono::milliseconds timeout) {
+bool replica_answers_health(const Endpoint& endpoint, std::chrono::milliseconds connect_timeout,
+                            std::chrono::milliseconds read_timeout) {
     httplib::Client client(endpoint.host, endpoint.port);
-    client.set_connection_timeout(timeout);
-    client.set_read_timeout(timeout);
-    client.set_write_timeout(timeout);
+    client.set_connection_timeout(connect_timeout);
+    client.set_read_timeout(read_timeout);
+    client.set_write_timeout(read_timeout);
     auto answer = client.Get("/_/health");
     return answer && answer->status == 200;
 }
@@ -51,7 +55,7 @@ Waker::Waker(FunctionProvider& provider, WakerOptions options, Probe probe)
     : provider_(provider),
       options_(options),
       probe_(probe ? std::move(probe) : Probe([](const Endpoint& e) {
-          return replica_answers_health(e, kProbeTimeout);
+          return replica_answers_health(e, kProbeConnectTimeout, kProbeReadTimeout);
       })) {
     thread_ = std::thread([this] { run(); });
 }

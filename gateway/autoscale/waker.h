@@ -27,8 +27,10 @@ struct WakerOptions {
     std::uint64_t max_held_bytes = 64ULL << 20;  ///< All functions together.
 };
 
-/// GET http://host:port/_/health answered 200 within `timeout`.
-bool replica_answers_health(const Endpoint& endpoint, std::chrono::milliseconds timeout);
+/// GET http://host:port/_/health answered 200, connected within `connect_timeout` and
+/// answered within `read_timeout`.
+bool replica_answers_health(const Endpoint& endpoint, std::chrono::milliseconds connect_timeout,
+                            std::chrono::milliseconds read_timeout);
 
 /// Thread-safe. One thread, busy only while calls are held.
 class Waker {
