@@ -6,7 +6,7 @@
 #   trials, failed   TRIALS times: POST /system/scale-function/<name> with 0 replicas, wait
 #                    (bounded) until GET /system/function/<name> says replicas 0 and
 #                    availableReplicas 0 and stays so for SETTLE s (locally also until no
-#                    fwatchdog process is left under the gateway, on the Swarm no container
+#                    fwatchdog replica of it is left under the gateway, on the Swarm no container
 #                    of the service, as `docker ps` sees them), then one POST
 #                    /function/<name> on a new connection; a trial without a 200 failed
 #   cold p50/p90/max seconds from sending that call to its whole 200, of the trials that passed

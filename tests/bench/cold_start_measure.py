@@ -10,9 +10,9 @@ breakdown | burst | warm p50 | failures |, times in seconds from sending the cal
   warm   once the function answers 200 (bounded by READY_TIMEOUT), the median of WARM calls
   cold   TRIALS times: scale to 0 replicas, wait until GET /system/function/FUNCTION says
          replicas 0 and availableReplicas 0 and it stays so for SETTLE seconds (with
-         REPLICA_PARENT, a pid, also until no fwatchdog process descends from it; with
-         REPLICA_CONTAINERS=1, until Docker runs no container of the Swarm service, whose
-         tasks stop after the API stops counting them), then one call
+         REPLICA_PARENT, a pid, also until no fwatchdog replica of the function descends
+         from it; with REPLICA_CONTAINERS=1, until Docker runs no container of the Swarm
+         service, whose tasks stop after the API stops counting them), then one call
   breakdown  medians over the trials, from the gateway's own log line for each wake ("Ready
          for held calls: F after N ms (scale request done at A ms, a replica reported at B ms,
          one answered at C ms)"), read from GATEWAY_LOG (a file) or, with GATEWAY_SERVICE, from
@@ -80,8 +80,20 @@ class Gateway:
             connection.close()
 
 
-def fwatchdog_descendants(parent):
-    """How many processes named fwatchdog descend from the pid `parent` (from /proc)."""
+def replica_of(pid, function):
+    """Whether the process is a local replica of `function`: its TMPDIR is the replica's own,
+    under the state directory's run/<function>/ (so replicas of other functions do not count)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as environ:
+            variables = environ.read().split(b"\0")
+    except OSError:
+        return False
+    marker = f"/run/{function}/".encode()
+    return any(v.startswith(b"TMPDIR=") and marker in v for v in variables)
+
+
+def fwatchdog_descendants(parent, function):
+    """How many fwatchdog replicas of `function` descend from the pid `parent` (from /proc)."""
     children = {}
     names = {}
     for entry in os.listdir("/proc"):
@@ -100,7 +112,7 @@ def fwatchdog_descendants(parent):
     count, todo = 0, list(children.get(parent, []))
     while todo:
         pid = todo.pop()
-        count += names.get(pid) == "fwatchdog"
+        count += names.get(pid) == "fwatchdog" and replica_of(pid, function)
         todo.extend(children.get(pid, []))
     return count
 
@@ -125,7 +137,7 @@ def at_zero(gateway, function):
     replicas, available = record.get("replicas"), record.get("availableReplicas")
     if replicas != 0 or available != 0:
         return f"replicas {replicas}, availableReplicas {available}"
-    if REPLICA_PARENT and fwatchdog_descendants(int(REPLICA_PARENT)):
+    if REPLICA_PARENT and fwatchdog_descendants(int(REPLICA_PARENT), function):
         return "a fwatchdog process is still running"
     if REPLICA_CONTAINERS:
         running = swarm_containers(function)
