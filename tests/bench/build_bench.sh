@@ -42,13 +42,9 @@ deployed=()  # "URL|AUTH|NAME" of every function made, removed on exit
 cleanup() {
   for entry in "${deployed[@]}"; do
     IFS='|' read -r url auth name <<<"$entry"
-    curl -s -o /dev/null -m 10 ${auth:+-u "$auth"} -X DELETE "$url/system/functions" \
-      -d "{\"functionName\":\"$name\"}" || true
+    remove_function "$url" "$name" ${auth:+-u "$auth"}
   done
-  if [[ -n $gateway_pid ]]; then
-    kill "$gateway_pid" 2>/dev/null || true
-    wait "$gateway_pid" 2>/dev/null || true
-  fi
+  stop_process "$gateway_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -64,13 +64,9 @@ cleanup() {
     IFS='|' read -r url name <<<"$entry"
     local -a curl_auth=()
     [[ $url == "${swarm_url:-}" && -n ${swarm_auth:-} ]] && curl_auth=(--config "$work/swarm.curl")
-    curl -s -o /dev/null -m 30 "${curl_auth[@]}" -X DELETE "$url/system/functions" \
-      -d "{\"functionName\":\"$name\"}" || true
+    remove_function "$url" "$name" "${curl_auth[@]}"
   done
-  if [[ -n $gateway_pid ]]; then
-    kill "$gateway_pid" 2>/dev/null || true
-    wait "$gateway_pid" 2>/dev/null || true
-  fi
+  stop_process "$gateway_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -2,6 +2,21 @@
 
 bench_log() { printf '[bench] %s\n' "$*" >&2; }
 
+# remove_function URL NAME [CURL_ARGS...]: DELETE /system/functions, for cleanup (errors ignored).
+remove_function() {
+  local url=$1 name=$2
+  shift 2
+  curl -s -o /dev/null -m 30 "$@" -X DELETE "$url/system/functions" \
+    -d "{\"functionName\":\"$name\"}" || true
+}
+
+# stop_process PID: SIGTERM and reap, when PID is set.
+stop_process() {
+  [ -n "$1" ] || return 0
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
 # A free TCP port on 127.0.0.1.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null && return
