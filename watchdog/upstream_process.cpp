@@ -109,7 +109,9 @@ void UpstreamProcess::supervise() {
     for (const auto& entry : base_env_) {
         auto eq = entry.find('=');
         if (eq == std::string::npos || eq == 0) continue;
-        env[entry.substr(0, eq)] = entry.substr(eq + 1);
+        // set(), not operator[]: Boost 1.74's find() compares the whole key against shorter
+        // entries and reads past them (ASan: heap-buffer-overflow).
+        env.set(entry.substr(0, eq), entry.substr(eq + 1));
     }
     std::vector<std::string> args(config_.argv.begin() + 1, config_.argv.end());
 
