@@ -12,6 +12,8 @@ packages=(
   libboost-dev libboost-filesystem-dev doctest-dev libyaml-cpp-dev libarchive-dev
   # runtimes the local provider builds functions with (templates' local: sections)
   python3 python3-flask python3-waitress python3-pip
+  # async calls (issue #13): the NATS C client and the JetStream server
+  libnats-dev nats-server
   # tests and benchmarks
   curl procps wrk nginx-light
 )

@@ -1,0 +1,544 @@
+// The JetStream wrapper over nats.c 3.4: every NATS object is owned by one Impl and freed in
+// its destructor; each Impl holds a shared_ptr to what it was made from (delivery → consumer →
+// connection), so the C objects are always freed children first, whatever the caller's order.
+#include "jetstream.h"
+
+#include <nats/nats.h>
+
+#include <climits>
+#include <mutex>
+
+namespace faas::queue {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
+
+std::int64_t to_ns(milliseconds d) {
+    return nanoseconds(d).count();
+}
+
+/// Statuses that mean "NATS is not there (now)": nothing was done, try later.
+bool is_unavailable(natsStatus s) {
+    switch (s) {
+        case NATS_NO_SERVER:
+        case NATS_CONNECTION_CLOSED:
+        case NATS_CONNECTION_DISCONNECTED:
+        case NATS_NOT_YET_CONNECTED:
+        case NATS_STALE_CONNECTION:
+        case NATS_IO_ERROR:
+        case NATS_TIMEOUT:
+        case NATS_NO_RESPONDERS:
+        case NATS_INSUFFICIENT_BUFFER:
+            return true;
+        default:
+            return false;
+    }
+}
+
+/// Throws for a failed call: the client's last error text for this thread when it is about
+/// this status (it carries the server's reason), else the status's own text.
+[[noreturn]] void fail(natsStatus s, const std::string& what,
+                       jsErrCode jerr = static_cast<jsErrCode>(0)) {
+    natsStatus last = NATS_OK;
+    const char* detail = nats_GetLastError(&last);
+    std::string_view text = (last == s && detail && *detail) ? detail : natsStatus_GetText(s);
+    // The last error starts with where the client raised it: "(conn.c:2088): No server...".
+    if (text.starts_with("(")) {
+        if (auto end = text.find("): "); end != std::string_view::npos) text.remove_prefix(end + 3);
+    }
+    std::string message = what + ": nats: " + std::string(text);
+    if (jerr != 0) message += " (JetStream error " + std::to_string(static_cast<int>(jerr)) + ")";
+    if (is_unavailable(s)) throw QueueUnavailable(message);
+    throw QueueError(message);
+}
+
+void check(natsStatus s, const std::string& what) {
+    if (s != NATS_OK) fail(s, what);
+}
+
+std::vector<std::string> split_urls(const std::string& urls) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= urls.size()) {
+        std::size_t comma = urls.find(',', start);
+        if (comma == std::string::npos) comma = urls.size();
+        std::string url = urls.substr(start, comma - start);
+        url.erase(0, url.find_first_not_of(" \t"));
+        url.erase(url.find_last_not_of(" \t") + 1);
+        if (!url.empty()) out.push_back(url);
+        start = comma + 1;
+    }
+    return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// The connection.
+
+struct JetStream::Impl {
+    natsConnection* nc = nullptr;
+    jsCtx* js = nullptr;
+
+    Impl() = default;
+    Impl(const Impl&) = delete;
+    Impl& operator=(const Impl&) = delete;
+    ~Impl() {
+        // Acknowledgements still in the client's buffer go out before the socket closes.
+        if (nc && natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED)
+            natsConnection_FlushTimeout(nc, 1000);
+        if (js) jsCtx_Destroy(js);
+        if (nc) natsConnection_Destroy(nc);
+    }
+
+    bool connected() const { return natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED; }
+
+    /// Fails at once rather than waiting out a timeout on a request the client would only
+    /// buffer (and might send after the caller has been told it failed).
+    void require_connected(const std::string& what) const {
+        if (!connected()) throw QueueUnavailable(what + ": nats: not connected to a server");
+    }
+};
+
+JetStream::JetStream(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+JetStream JetStream::connect(const std::string& url, milliseconds connect_timeout) {
+    ConnectOptions options;
+    options.url = url;
+    options.connect_timeout = connect_timeout;
+    return connect(options);
+}
+
+JetStream JetStream::connect(const ConnectOptions& options) {
+    const std::string what = "connect to " + options.url;
+    auto servers = split_urls(options.url);
+    if (servers.empty()) throw QueueError(what + ": no server URL");
+    std::vector<const char*> server_ptrs;
+    for (const auto& s : servers) server_ptrs.push_back(s.c_str());
+
+    natsOptions* raw_options = nullptr;
+    check(natsOptions_Create(&raw_options), what);
+    std::unique_ptr<natsOptions, decltype(&natsOptions_Destroy)> opts(raw_options,
+                                                                      natsOptions_Destroy);
+    check(natsOptions_SetServers(opts.get(), server_ptrs.data(),
+                                 static_cast<int>(server_ptrs.size())),
+          what);
+    check(natsOptions_SetNoRandomize(opts.get(), true), what);
+    check(natsOptions_SetTimeout(opts.get(), options.connect_timeout.count()), what);
+    check(natsOptions_SetName(opts.get(), options.client_name.c_str()), what);
+    check(natsOptions_SetAllowReconnect(opts.get(), true), what);
+    check(natsOptions_SetMaxReconnect(opts.get(), -1), what);
+    check(natsOptions_SetReconnectWait(opts.get(), options.reconnect_wait.count()), what);
+    // A request in flight when the connection drops fails now, not at its timeout.
+    check(natsOptions_SetFailRequestsOnDisconnect(opts.get(), true), what);
+    // A callback is what makes the retry asynchronous: without one, nats.c blocks in
+    // natsConnection_Connect for as many attempts as MaxReconnect allows (here, for ever).
+    if (options.retry_in_background)
+        check(natsOptions_SetRetryOnFailedConnect(
+                  opts.get(), true, [](natsConnection*, void*) {}, nullptr),
+              what);
+
+    auto impl = std::make_shared<Impl>();
+    natsStatus s = natsConnection_Connect(&impl->nc, opts.get());
+    if (s != NATS_OK && !(options.retry_in_background && s == NATS_NOT_YET_CONNECTED))
+        fail(s, what);
+    check(natsConnection_JetStream(&impl->js, impl->nc, nullptr), what);
+    return JetStream(std::move(impl));
+}
+
+bool JetStream::connected() const {
+    return impl_->connected();
+}
+
+std::int64_t JetStream::max_payload() const {
+    return natsConnection_GetMaxPayload(impl_->nc);
+}
+
+void JetStream::ensure_stream(const StreamConfig& config) {
+    const std::string what = "create stream " + config.name;
+    impl_->require_connected(what);
+    std::vector<const char*> subjects;
+    for (const auto& s : config.subjects) subjects.push_back(s.c_str());
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    sc.Name = config.name.c_str();
+    sc.Subjects = subjects.data();
+    sc.SubjectsLen = static_cast<int>(subjects.size());
+    sc.Retention = config.retention == Retention::kWorkQueue  ? js_WorkQueuePolicy
+                   : config.retention == Retention::kInterest ? js_InterestPolicy
+                                                              : js_LimitsPolicy;
+    sc.Storage = config.storage == Storage::kMemory ? js_MemoryStorage : js_FileStorage;
+    sc.MaxAge = to_ns(config.max_age);
+    sc.Duplicates = to_ns(config.duplicate_window);
+    sc.MaxMsgSize = config.max_message_bytes;
+
+    jsStreamInfo* info = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_AddStream(&info, impl_->js, &sc, nullptr, &jerr);
+    if (s != NATS_OK && jerr == JSStreamNameExistErr) {
+        // Same name, other settings: bring the stream to this configuration.
+        jerr = static_cast<jsErrCode>(0);
+        s = js_UpdateStream(&info, impl_->js, &sc, nullptr, &jerr);
+    }
+    jsStreamInfo_Destroy(info);
+    if (s != NATS_OK) fail(s, what, jerr);
+}
+
+StreamState JetStream::stream_state(const std::string& stream) {
+    const std::string what = "read stream " + stream;
+    impl_->require_connected(what);
+    jsStreamInfo* info = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_GetStreamInfo(&info, impl_->js, stream.c_str(), nullptr, &jerr);
+    if (s != NATS_OK) fail(s, what, jerr);
+    StreamState state;
+    state.messages = info->State.Msgs;
+    state.bytes = info->State.Bytes;
+    state.first_sequence = info->State.FirstSeq;
+    state.last_sequence = info->State.LastSeq;
+    if (info->State.Msgs > 0)
+        state.first_time = std::chrono::system_clock::time_point(
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                nanoseconds(info->State.FirstTime)));
+    state.consumers = info->State.Consumers;
+    jsStreamInfo_Destroy(info);
+    return state;
+}
+
+bool JetStream::delete_message(const std::string& stream, std::uint64_t sequence) {
+    const std::string what = "delete message " + std::to_string(sequence) + " of " + stream;
+    impl_->require_connected(what);
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_DeleteMsg(impl_->js, stream.c_str(), sequence, nullptr, &jerr);
+    if (s == NATS_OK) return true;
+    if (jerr == JSNoMessageFoundErr || jerr == JSStreamMsgDeleteFailed) return false;
+    fail(s, what, jerr);
+}
+
+PubAck JetStream::publish(const std::string& subject, std::string_view data,
+                          const std::string& msg_id, milliseconds timeout,
+                          const NatsHeaders& headers) {
+    const std::string what = "publish to " + subject;
+    if (data.size() > static_cast<std::size_t>(INT_MAX)) throw QueueError(what + ": too large");
+    impl_->require_connected(what);
+    natsMsg* raw_msg = nullptr;
+    check(natsMsg_Create(&raw_msg, subject.c_str(), nullptr, data.data(),
+                         static_cast<int>(data.size())),
+          what);
+    std::unique_ptr<natsMsg, decltype(&natsMsg_Destroy)> msg(raw_msg, natsMsg_Destroy);
+    for (const auto& [name, value] : headers)
+        check(natsMsgHeader_Add(msg.get(), name.c_str(), value.c_str()), what);
+
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = timeout.count();
+    if (!msg_id.empty()) po.MsgId = msg_id.c_str();
+    jsPubAck* ack = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_PublishMsg(&ack, impl_->js, msg.get(), &po, &jerr);
+    if (s != NATS_OK) fail(s, what, jerr);
+    PubAck out{ack->Stream ? ack->Stream : "", ack->Sequence, ack->Duplicate};
+    jsPubAck_Destroy(ack);
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pull consumers and their deliveries.
+
+struct PullConsumer::Impl {
+    std::shared_ptr<JetStream::Impl> connection;
+    natsSubscription* sub = nullptr;
+    std::mutex fetch_mutex;  ///< One fetch at a time on the subscription.
+
+    Impl() = default;
+    Impl(const Impl&) = delete;
+    Impl& operator=(const Impl&) = delete;
+    // Destroying the subscription leaves the durable consumer on the server (nats.c >= 3.4.0;
+    // natsSubscription_Unsubscribe would delete it).
+    ~Impl() { natsSubscription_Destroy(sub); }
+};
+
+struct Delivery::Impl {
+    std::shared_ptr<PullConsumer::Impl> consumer;
+    natsMsg* msg = nullptr;
+    std::uint64_t num_delivered = 0;
+    std::uint64_t stream_sequence = 0;
+    std::chrono::system_clock::time_point stored_at;
+    mutable std::mutex mutex;  ///< natsMsg's acknowledgement state and lazily parsed headers.
+
+    Impl() = default;
+    Impl(const Impl&) = delete;
+    Impl& operator=(const Impl&) = delete;
+    ~Impl() { natsMsg_Destroy(msg); }
+
+    void acknowledge(natsStatus (*send)(natsMsg*), const char* verb) {
+        std::lock_guard lock(mutex);
+        check(send(msg), std::string(verb) + " message " + std::to_string(stream_sequence));
+    }
+};
+
+Delivery::Delivery(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Delivery::Delivery(Delivery&&) noexcept = default;
+Delivery& Delivery::operator=(Delivery&&) noexcept = default;
+Delivery::~Delivery() = default;
+
+std::string_view Delivery::data() const {
+    return {natsMsg_GetData(impl_->msg),
+            static_cast<std::size_t>(natsMsg_GetDataLength(impl_->msg))};
+}
+
+std::string_view Delivery::subject() const {
+    return natsMsg_GetSubject(impl_->msg);
+}
+
+std::optional<std::string> Delivery::header(const std::string& name) const {
+    std::lock_guard lock(impl_->mutex);
+    const char* value = nullptr;
+    natsStatus s = natsMsgHeader_Get(impl_->msg, name.c_str(), &value);
+    if (s == NATS_NOT_FOUND) return std::nullopt;
+    check(s, "read header " + name);
+    return std::string(value ? value : "");
+}
+
+std::uint64_t Delivery::num_delivered() const {
+    return impl_->num_delivered;
+}
+std::uint64_t Delivery::stream_sequence() const {
+    return impl_->stream_sequence;
+}
+std::chrono::system_clock::time_point Delivery::stored_at() const {
+    return impl_->stored_at;
+}
+
+void Delivery::ack() {
+    impl_->acknowledge([](natsMsg* m) { return natsMsg_Ack(m, nullptr); }, "ack");
+}
+
+void Delivery::nak(milliseconds delay) {
+    std::lock_guard lock(impl_->mutex);
+    natsStatus s = delay.count() > 0 ? natsMsg_NakWithDelay(impl_->msg, delay.count(), nullptr)
+                                     : natsMsg_Nak(impl_->msg, nullptr);
+    check(s, "nak message " + std::to_string(impl_->stream_sequence));
+}
+
+void Delivery::in_progress() {
+    impl_->acknowledge([](natsMsg* m) { return natsMsg_InProgress(m, nullptr); }, "in-progress");
+}
+
+void Delivery::term() {
+    impl_->acknowledge([](natsMsg* m) { return natsMsg_Term(m, nullptr); }, "term");
+}
+
+PullConsumer::PullConsumer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+std::vector<Delivery> PullConsumer::fetch(int batch, milliseconds timeout) {
+    const std::string what = "fetch";
+    if (batch < 1 || timeout.count() < 1)
+        throw QueueError(what + ": batch and timeout must be > 0");
+    std::lock_guard lock(impl_->fetch_mutex);
+    impl_->connection->require_connected(what);
+    natsMsgList list{nullptr, 0};
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = natsSubscription_Fetch(&list, impl_->sub, batch, timeout.count(), &jerr);
+    if (s == NATS_TIMEOUT) {
+        // Nothing came: an empty queue, unless the connection went away meanwhile.
+        impl_->connection->require_connected(what);
+        return {};
+    }
+    if (s != NATS_OK) fail(s, what, jerr);
+
+    std::vector<Delivery> out;
+    out.reserve(static_cast<std::size_t>(list.Count));
+    for (int i = 0; i < list.Count; ++i) {
+        auto d = std::make_unique<Delivery::Impl>();
+        d->consumer = impl_;
+        std::swap(d->msg, list.Msgs[i]);  // Ours now: the list will not free it.
+        jsMsgMetaData* meta = nullptr;
+        if (natsMsg_GetMetaData(&meta, d->msg) == NATS_OK) {
+            d->num_delivered = meta->NumDelivered;
+            d->stream_sequence = meta->Sequence.Stream;
+            d->stored_at = std::chrono::system_clock::time_point(
+                std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                    nanoseconds(meta->Timestamp)));
+            jsMsgMetaData_Destroy(meta);
+        }
+        out.emplace_back(std::move(d));
+    }
+    natsMsgList_Destroy(&list);
+    return out;
+}
+
+PullConsumer JetStream::ensure_consumer(const ConsumerConfig& config) {
+    const std::string what = "create consumer " + config.durable + " on " + config.stream;
+    if (config.filter_subject.empty()) throw QueueError(what + ": a filter subject is required");
+    impl_->require_connected(what);
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = config.durable.c_str();
+    cc.DeliverPolicy = js_DeliverAll;
+    cc.AckPolicy = js_AckExplicit;
+    cc.AckWait = to_ns(config.ack_wait);
+    cc.MaxDeliver = config.max_deliver;
+    cc.MaxAckPending = config.max_ack_pending;
+    cc.FilterSubject = config.filter_subject.c_str();
+
+    jsConsumerInfo* info = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_AddConsumer(&info, impl_->js, config.stream.c_str(), &cc, nullptr, &jerr);
+    if (s != NATS_OK && jerr == JSConsumerNameExistErr) {
+        jerr = static_cast<jsErrCode>(0);
+        s = js_UpdateConsumer(&info, impl_->js, config.stream.c_str(), &cc, nullptr, &jerr);
+    }
+    jsConsumerInfo_Destroy(info);
+    if (s != NATS_OK) fail(s, what, jerr);
+
+    auto consumer = std::make_shared<PullConsumer::Impl>();
+    consumer->connection = impl_;
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = config.stream.c_str();
+    so.Consumer = config.durable.c_str();
+    jerr = static_cast<jsErrCode>(0);
+    s = js_PullSubscribe(&consumer->sub, impl_->js, config.filter_subject.c_str(),
+                         config.durable.c_str(), nullptr, &so, &jerr);
+    if (s != NATS_OK) fail(s, what, jerr);
+    return PullConsumer(std::move(consumer));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key-value buckets.
+
+struct KeyValue::Impl {
+    std::shared_ptr<JetStream::Impl> connection;
+    kvStore* kv = nullptr;
+    std::string bucket;
+
+    Impl() = default;
+    Impl(const Impl&) = delete;
+    Impl& operator=(const Impl&) = delete;
+    ~Impl() { kvStore_Destroy(kv); }
+
+    void require_valid(const std::string& key, const std::string& what) const {
+        if (!KeyValue::valid_key(key)) throw QueueError(what + ": not a valid key");
+    }
+};
+
+KeyValue::KeyValue(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+bool KeyValue::valid_key(std::string_view key) {
+    if (key.empty()) return false;
+    for (std::size_t i = 0; i < key.size(); ++i) {
+        const char c = key[i];
+        if (c == '.') {
+            if (i == 0 || i + 1 == key.size() || key[i - 1] == '.') return false;
+            continue;
+        }
+        const bool alnum =
+            (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && std::string_view("-_/\\=").find(c) == std::string_view::npos) return false;
+    }
+    return true;
+}
+
+std::uint64_t KeyValue::put(const std::string& key, std::string_view value) {
+    const std::string what = "put " + impl_->bucket + "/" + key;
+    impl_->require_valid(key, what);
+    if (value.size() > static_cast<std::size_t>(INT_MAX)) throw QueueError(what + ": too large");
+    impl_->connection->require_connected(what);
+    std::uint64_t revision = 0;
+    check(kvStore_Put(&revision, impl_->kv, key.c_str(), value.data(),
+                      static_cast<int>(value.size())),
+          what);
+    return revision;
+}
+
+std::optional<std::string> KeyValue::get(const std::string& key) {
+    const std::string what = "get " + impl_->bucket + "/" + key;
+    impl_->require_valid(key, what);
+    impl_->connection->require_connected(what);
+    kvEntry* entry = nullptr;
+    natsStatus s = kvStore_Get(&entry, impl_->kv, key.c_str());
+    if (s == NATS_NOT_FOUND) return std::nullopt;  // Never set, erased, or expired.
+    check(s, what);
+    std::string value(static_cast<const char*>(kvEntry_Value(entry)),
+                      static_cast<std::size_t>(kvEntry_ValueLen(entry)));
+    kvEntry_Destroy(entry);
+    return value;
+}
+
+void KeyValue::erase(const std::string& key) {
+    const std::string what = "erase " + impl_->bucket + "/" + key;
+    impl_->require_valid(key, what);
+    impl_->connection->require_connected(what);
+    check(kvStore_Delete(impl_->kv, key.c_str()), what);
+}
+
+std::vector<std::string> KeyValue::keys(std::size_t limit, milliseconds timeout) {
+    // kvStore_Keys would gather every key; a watcher of the latest values lets us stop early.
+    const std::string what = "list keys of " + impl_->bucket;
+    impl_->connection->require_connected(what);
+    kvWatchOptions options;
+    kvWatchOptions_Init(&options);
+    options.IgnoreDeletes = true;
+    options.MetaOnly = true;
+    kvWatcher* raw_watcher = nullptr;
+    check(kvStore_WatchAll(&raw_watcher, impl_->kv, &options), what);
+    std::unique_ptr<kvWatcher, decltype(&kvWatcher_Destroy)> watcher(raw_watcher,
+                                                                     kvWatcher_Destroy);
+    std::vector<std::string> keys;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (keys.size() < limit) {
+        const auto left =
+            std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) fail(NATS_TIMEOUT, what);
+        kvEntry* entry = nullptr;
+        check(kvWatcher_Next(&entry, watcher.get(), left.count()), what);
+        if (!entry) break;  // The watcher's marker: every current key has been seen.
+        keys.emplace_back(kvEntry_Key(entry));
+        kvEntry_Destroy(entry);
+    }
+    return keys;
+}
+
+KeyValue JetStream::ensure_bucket(const std::string& name, milliseconds ttl, int history) {
+    const std::string what = "create bucket " + name;
+    if (history < 1 || history > 64) throw QueueError(what + ": history must be 1..64");
+    impl_->require_connected(what);
+    auto bucket = std::make_shared<KeyValue::Impl>();
+    bucket->connection = impl_;
+    bucket->bucket = name;
+
+    const std::string stream = "KV_" + name;
+    jsStreamInfo* info = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_GetStreamInfo(&info, impl_->js, stream.c_str(), nullptr, &jerr);
+    if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
+        kvConfig kc;
+        kvConfig_Init(&kc);
+        kc.Bucket = name.c_str();
+        kc.History = static_cast<uint8_t>(history);
+        kc.TTL = to_ns(ttl);
+        kc.StorageType = js_FileStorage;
+        check(js_CreateKeyValue(&bucket->kv, impl_->js, &kc), what);
+        return KeyValue(std::move(bucket));
+    }
+    if (s != NATS_OK) fail(s, what, jerr);
+    if (info->Config->MaxAge != to_ns(ttl) || info->Config->MaxMsgsPerSubject != history) {
+        jsStreamConfig sc = *info->Config;  // Borrows info's strings until it is destroyed.
+        sc.MaxAge = to_ns(ttl);
+        sc.MaxMsgsPerSubject = history;
+        // The duplicate window may not exceed the age limit.
+        const std::int64_t two_minutes = to_ns(std::chrono::minutes(2));
+        sc.Duplicates = (sc.MaxAge > 0 && sc.MaxAge < two_minutes) ? sc.MaxAge : two_minutes;
+        jsStreamInfo* updated = nullptr;
+        s = js_UpdateStream(&updated, impl_->js, &sc, nullptr, &jerr);
+        jsStreamInfo_Destroy(updated);
+    }
+    jsStreamInfo_Destroy(info);
+    if (s != NATS_OK) fail(s, what, jerr);
+    check(js_KeyValue(&bucket->kv, impl_->js, name.c_str()), what);
+    return KeyValue(std::move(bucket));
+}
+
+}  // namespace faas::queue
