@@ -53,7 +53,7 @@ std::string log_line_json(const LogEntry& entry, const std::string& served_names
 AdminHandlers::AdminHandlers(FunctionProvider& provider, Metrics& metrics, LoadBalancer& balancer,
                              std::string served_namespace, int max_replicas,
                              std::chrono::nanoseconds max_follow, const std::atomic<bool>& draining,
-                             BuildManager* builds, bool builtin_autoscaler)
+                             BuildManager* builds, bool builtin_autoscaler, AsyncCalls* async_calls)
     : provider_(provider),
       metrics_(metrics),
       balancer_(balancer),
@@ -62,7 +62,8 @@ AdminHandlers::AdminHandlers(FunctionProvider& provider, Metrics& metrics, LoadB
       max_follow_(max_follow),
       draining_(draining),
       builds_(builds),
-      builtin_autoscaler_(builtin_autoscaler) {}
+      builtin_autoscaler_(builtin_autoscaler),
+      async_calls_(async_calls) {}
 
 std::string AdminHandlers::function_in_path(std::string_view segment) const {
     auto parsed = parse_function_name(segment, served_namespace_);

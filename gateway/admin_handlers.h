@@ -8,6 +8,7 @@
 #include <chrono>
 #include <string>
 
+#include "async/async_calls.h"
 #include "build/build_manager.h"
 #include "http/message.h"
 #include "load_balancer.h"
@@ -21,7 +22,8 @@ class AdminHandlers {
     AdminHandlers(FunctionProvider& provider, Metrics& metrics, LoadBalancer& balancer,
                   std::string served_namespace, int max_replicas,
                   std::chrono::nanoseconds max_follow, const std::atomic<bool>& draining,
-                  BuildManager* builds = nullptr, bool builtin_autoscaler = false);
+                  BuildManager* builds = nullptr, bool builtin_autoscaler = false,
+                  AsyncCalls* async_calls = nullptr);
 
     Response healthz(const Request& request);
     /// Refreshes gateway_service_count from the provider and renders every metric.
@@ -54,6 +56,15 @@ class AdminHandlers {
     /// POST /system/functions/<name>/rollback.
     Response rollback(const Request& request);
 
+    // Asynchronous calls (async/call_handlers.cpp); 503 without a queue.
+    /// POST /async-function/<name>[/<path>]: 202 with X-Call-Id once the call is stored.
+    Response enqueue_call(const Request& request);
+    /// GET /system/calls?function=&status=&limit=: records, newest first.
+    Response list_calls(const Request& request);
+    Response get_call(const Request& request);
+    /// DELETE /system/calls/<id>: a queued call is not made.
+    Response cancel_call(const Request& request);
+
   private:
     /// The function a path segment names ("fn" or "fn.ns"); throws NotFound for an invalid
     /// name or another namespace, as a call to it would.
@@ -71,6 +82,8 @@ class AdminHandlers {
     BuildManager* const builds_;
     /// Alerts for functions the built-in autoscaler manages are ignored.
     const bool builtin_autoscaler_;
+    AsyncCalls* const async_calls_;
+    AsyncCalls& async_calls() const;
 
     BuildManager& builds() const;
     /// The build id in a path after `prefix`; NotFound for one that cannot be an id.

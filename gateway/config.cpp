@@ -22,26 +22,41 @@ bool is_executable_file(const fs::path& path) {
 }
 
 // Finds fwatchdog: an explicit setting must exist; otherwise beside the gateway, then PATH.
-std::string resolve_watchdog(const Env& env, const std::string& self_path) {
-    if (auto explicit_path = env.get("watchdog_path"); explicit_path && !explicit_path->empty()) {
+// A program named by `variable`, else beside the gateway, else on PATH, else in sbin; empty
+// when none is.
+// An explicit setting that is not an executable file is an error.
+std::string find_program(const Env& env, const std::string& variable, const std::string& program,
+                         const std::string& self_path) {
+    if (auto explicit_path = env.get(variable); explicit_path && !explicit_path->empty()) {
         if (!is_executable_file(*explicit_path))
-            throw ConfigError("watchdog_path",
-                              "'" + *explicit_path + "' is not an executable file");
+            throw ConfigError(variable, "'" + *explicit_path + "' is not an executable file");
         return fs::absolute(*explicit_path).string();
     }
     if (!self_path.empty()) {
-        auto beside = fs::path(self_path).parent_path() / "fwatchdog";
+        auto beside = fs::path(self_path).parent_path() / program;
         if (is_executable_file(beside)) return fs::absolute(beside).string();
     }
     std::stringstream path_list(get_string(env, "PATH", ""));
     std::string dir;
     while (std::getline(path_list, dir, ':')) {
         if (dir.empty()) continue;
-        auto candidate = fs::path(dir) / "fwatchdog";
+        auto candidate = fs::path(dir) / program;
         if (is_executable_file(candidate)) return candidate.string();
     }
-    throw ConfigError("watchdog_path",
-                      "fwatchdog not found beside the gateway nor on PATH; set watchdog_path");
+    // Debian puts daemons (nats-server) in sbin, which a non-root PATH lacks.
+    for (const char* sbin : {"/usr/local/sbin", "/usr/sbin"}) {
+        auto candidate = fs::path(sbin) / program;
+        if (is_executable_file(candidate)) return candidate.string();
+    }
+    return {};
+}
+
+std::string resolve_watchdog(const Env& env, const std::string& self_path) {
+    auto path = find_program(env, "watchdog_path", "fwatchdog", self_path);
+    if (path.empty())
+        throw ConfigError("watchdog_path",
+                          "fwatchdog not found beside the gateway nor on PATH; set watchdog_path");
+    return path;
 }
 
 std::chrono::nanoseconds positive_duration(const Env& env, const std::string& name,
@@ -120,6 +135,26 @@ void read_elasticity_settings(const Env& env, Config& config) {
         throw ConfigError("autoscale_interval", "must be from 100ms to 10s");
 }
 
+void read_async_settings(const Env& env, const std::string& self_path, Config& config) {
+    config.async_calls = get_bool(env, "async_calls", config.async_calls);
+    config.nats_url = get_string(env, "nats_url", "");
+    if (!config.nats_url.empty() && config.nats_url.rfind("nats://", 0) != 0 &&
+        config.nats_url.rfind("tls://", 0) != 0)
+        throw ConfigError("nats_url", "must start with nats:// or tls://");
+    // Unset, it follows a smaller max_request_bytes down: an asynchronous call is a request.
+    config.max_async_bytes = get_byte_size(
+        env, "max_async_bytes", std::min(config.max_async_bytes, config.max_request_bytes));
+    if (config.max_async_bytes == 0 || config.max_async_bytes > config.max_request_bytes)
+        throw ConfigError("max_async_bytes", "must be > 0 and at most max_request_bytes");
+    config.call_record_ttl = positive_duration(env, "call_record_ttl", config.call_record_ttl);
+    // What the local provider starts when nats_url is unset (empty: not installed).
+    if (config.async_calls && config.nats_url.empty() && config.provider == ProviderKind::kLocal) {
+        config.nats_server_path = find_program(env, "nats_server_path", "nats-server", self_path);
+        config.queue_worker_path =
+            find_program(env, "queue_worker_path", "queue-worker", self_path);
+    }
+}
+
 }  // namespace
 
 Config read_config(const Env& env, const std::string& self_path) {
@@ -172,6 +207,7 @@ Config read_config(const Env& env, const std::string& self_path) {
         static_cast<int>(get_int(env, "max_replicas", config.max_replicas, 1, 1024));
 
     read_elasticity_settings(env, config);
+    read_async_settings(env, self_path, config);
 
     config.state_dir = get_string(env, "state_dir", config.state_dir);
     if (config.state_dir.empty()) throw ConfigError("state_dir", "must not be empty");

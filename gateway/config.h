@@ -56,6 +56,19 @@ struct Config {
     /// The built-in autoscaler and scale to zero (by label); the interval between decisions.
     bool autoscale = true;
     std::chrono::nanoseconds autoscale_interval = std::chrono::seconds(1);
+    // Asynchronous calls (gateway/async/).
+    bool async_calls = true;
+    /// NATS with JetStream; empty: the local provider starts nats-server itself (and a queue
+    /// worker) when it is installed.
+    std::string nats_url;
+    /// Request bodies of asynchronous calls at most; larger is 413. A stored call is its body
+    /// plus a head (headers, path, query: up to about 170 KiB), and NATS refuses a message over
+    /// its max_payload (1 MiB by default): raise both together.
+    std::uint64_t max_async_bytes = 768ULL << 10;
+    std::chrono::nanoseconds call_record_ttl = std::chrono::hours(24);
+    /// Local provider without nats_url: the programs it starts; empty when not found.
+    std::string nats_server_path;
+    std::string queue_worker_path;
     // Local provider.
     std::string watchdog_path;  ///< Resolved to an executable file at start-up.
     int max_replicas = 64;      ///< Per function: a scale request above it is refused.

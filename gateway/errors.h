@@ -39,21 +39,36 @@ class NotEnabled : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+/// 409: the request contradicts the state of what it names (a call no longer cancellable).
+class Conflict : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+/// 503: a service the gateway needs for this request is down or missing (NATS for
+/// asynchronous calls); nothing was done.
+class Unavailable : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
 /// The backing system (Docker, the file system) failed, not the request: 502.
 class ProviderUnavailable : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
 };
 
-/// The status for a failure: the six types above, and 500 for anything else (a fault of the
+/// The status for a failure: the types above, and 500 for anything else (a fault of the
 /// gateway itself).
 inline int status_of(const std::exception& e) {
     if (dynamic_cast<const BadRequest*>(&e)) return 400;
     if (dynamic_cast<const NotFound*>(&e)) return 404;
     if (dynamic_cast<const AlreadyExists*>(&e)) return 409;
+    if (dynamic_cast<const Conflict*>(&e)) return 409;
     if (dynamic_cast<const PayloadTooLarge*>(&e)) return 413;
     if (dynamic_cast<const NotEnabled*>(&e)) return 501;
     if (dynamic_cast<const ProviderUnavailable*>(&e)) return 502;
+    if (dynamic_cast<const Unavailable*>(&e)) return 503;
     return 500;
 }
 

@@ -5,6 +5,7 @@
 #include <climits>
 #include <thread>
 
+#include "async/make_async.h"
 #include "build/make_builds.h"
 #include "config.h"
 #include "env.h"
@@ -39,19 +40,22 @@ int main() {
     std::optional<BasicAuth> auth;
     std::unique_ptr<FunctionProvider> provider;
     std::unique_ptr<Builds> builds;
+    AsyncSetup async;
     faas::StopSignals stop_signals;  // Before any thread starts (the provider's too).
     try {
         config = read_config(env, self_path());
         if (config.basic_auth) auth = BasicAuth::from_files(config.secret_mount_path);
         provider = make_provider(config, env);
         builds = make_builds(config, env, *provider);
+        async = make_async(config, *provider);
     } catch (const faas::ConfigError& e) {
         return invalid_configuration(e);
     } catch (const ProviderUnavailable& e) {  // e.g. a state_dir it cannot use
         return invalid_configuration(e);
     }
 
-    GatewayServer server(config, *provider, std::move(auth), builds ? &builds->manager() : nullptr);
+    GatewayServer server(config, *provider, std::move(auth), builds ? &builds->manager() : nullptr,
+                         async.calls.get());
     int port = server.bind("0.0.0.0", config.port);
     if (port < 0) {
         faas::log_line("Cannot listen on port " + std::to_string(config.port));
@@ -59,6 +63,12 @@ int main() {
     }
     faas::log_line(describe_provider(config));
     faas::log_line(describe_builds(config));
+    faas::log_line(async.description);
+    if (async.local) {
+        async.local->set_gateway_port(port);
+        // Calls queued before a restart need their worker now, not at the next async call.
+        if (async.local->has_store()) async.local->start();
+    }
     faas::log_line("Listening on port: " + std::to_string(port));
 
     std::thread signals([&] {
@@ -71,6 +81,7 @@ int main() {
     ::kill(::getpid(), SIGTERM);
     signals.join();
     if (builds) builds->manager().stop();
+    if (async.local) async.local->stop();
     provider->shutdown();
     faas::log_line("Stopped");
     return 0;

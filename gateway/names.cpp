@@ -57,10 +57,10 @@ ParsedName parse_function_name(std::string_view text, std::string_view served_na
 }
 
 std::optional<FunctionRoute> parse_function_target(std::string_view target,
-                                                   std::string_view served_namespace) {
-    constexpr std::string_view kPrefix = "/function/";
-    if (target.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
-    std::string_view rest = target.substr(kPrefix.size());
+                                                   std::string_view served_namespace,
+                                                   std::string_view prefix) {
+    if (target.substr(0, prefix.size()) != prefix) return std::nullopt;
+    std::string_view rest = target.substr(prefix.size());
     auto end = rest.find_first_of("/?");
     std::string_view name = rest.substr(0, end);
     FunctionRoute route;

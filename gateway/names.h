@@ -44,10 +44,12 @@ struct FunctionRoute {
 };
 
 /// Splits a raw request target ("/function/fn.ns/a/b?x=1") into name and upstream path.
-/// Returns nullopt when the target is not under /function/. Works on the undecoded target so
-/// that "%2e%2e" or "%2F" in the name is seen as written and refused.
+/// Returns nullopt when the target is not under `prefix` (/function/, or /async-function/).
+/// Works on the undecoded target so that "%2e%2e" or "%2F" in the name is seen as written and
+/// refused.
 std::optional<FunctionRoute> parse_function_target(std::string_view target,
-                                                   std::string_view served_namespace);
+                                                   std::string_view served_namespace,
+                                                   std::string_view prefix = "/function/");
 
 /// The intent name of an Alexa skill request body (`request.intent.name`), if it has one.
 std::optional<std::string> alexa_intent_name(std::string_view body);

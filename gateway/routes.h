@@ -56,6 +56,10 @@ inline constexpr Route kRoutes[] = {
     {"GET", "/system/builds/{id}", Lane::kWorker, true, &AdminHandlers::get_build},
     {"DELETE", "/system/builds/{id}", Lane::kWorker, true, &AdminHandlers::cancel_build},
     {"GET", "/system/builds/{id}/logs", Lane::kWorker, true, &AdminHandlers::build_logs},
+    {"POST", "/async-function/{name...}", Lane::kWorker, false, &AdminHandlers::enqueue_call},
+    {"GET", "/system/calls", Lane::kWorker, true, &AdminHandlers::list_calls},
+    {"GET", "/system/calls/{id}", Lane::kWorker, true, &AdminHandlers::get_call},
+    {"DELETE", "/system/calls/{id}", Lane::kWorker, true, &AdminHandlers::cancel_call},
 };
 
 /// The metric label of a path no route matches.

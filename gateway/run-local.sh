@@ -45,6 +45,8 @@ echo
 echo "Gateway on http://127.0.0.1:$port (state in $state_dir). Try:"
 echo "  curl -d 'hi' http://127.0.0.1:$port/function/catservice"
 echo "  curl http://127.0.0.1:$port/system/functions"
+echo "  curl -i -d 'later' http://127.0.0.1:$port/async-function/catservice    # 202, X-Call-Id"
+echo "  curl http://127.0.0.1:$port/system/calls                                # its record"
 if [ -x "$bin/faas" ]; then
   echo "  $bin/faas list -g http://127.0.0.1:$port"
   echo "  echo hi | $bin/faas invoke wordcount -g http://127.0.0.1:$port"

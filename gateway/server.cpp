@@ -49,7 +49,8 @@ Response error_response(const std::exception& e) {
 }
 
 GatewayServer::GatewayServer(const Config& config, FunctionProvider& provider,
-                             std::optional<BasicAuth> auth, BuildManager* builds)
+                             std::optional<BasicAuth> auth, BuildManager* builds,
+                             AsyncCalls* async_calls)
     : config_(config),
       provider_(provider),
       auth_(std::move(auth)),
@@ -63,7 +64,7 @@ GatewayServer::GatewayServer(const Config& config, FunctionProvider& provider,
       invoke_(provider, balancer_, metrics_, config.function_namespace, waker_.get(),
               config.scale_from_zero_timeout),
       admin_(provider, metrics_, balancer_, config.function_namespace, config.max_replicas,
-             config.write_timeout, draining_, builds, config.autoscale),
+             config.write_timeout, draining_, builds, config.autoscale, async_calls),
       front_(
           [&config] {
               ServerOptions options;

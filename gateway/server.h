@@ -38,8 +38,9 @@ Response error_response(const std::exception& e);
 class GatewayServer final : private RequestHandler {
   public:
     /// `builds` serves /system/builds and rollbacks; null: those answer 501.
+    /// `async_calls` serves /async-function and /system/calls; null: those answer 503.
     GatewayServer(const Config& config, FunctionProvider& provider, std::optional<BasicAuth> auth,
-                  BuildManager* builds = nullptr);
+                  BuildManager* builds = nullptr, AsyncCalls* async_calls = nullptr);
     ~GatewayServer();
 
     /// Binds host:port (0 = any free port); returns the port or -1.

@@ -11,5 +11,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/install-deps.sh
 echo "[run] building the release preset (first build takes a few minutes)"
 cmake --preset release >/dev/null
-cmake --build --preset release --target gateway fwatchdog faas
+cmake --build --preset release --target gateway fwatchdog faas queue-worker
 exec gateway/run-local.sh build/release/bin

@@ -1,0 +1,65 @@
+// The local provider's queue for asynchronous calls when no nats_url is set: nats-server with
+// JetStream (its store in state_dir/nats) and one queue worker, as child processes of the
+// gateway, each restarted with backoff if it exits, both stopped with the gateway. Started on
+// the first asynchronous call, or at once when the store holds calls from before. Their output
+// goes to the gateway's log, each line prefixed with the program's name.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace faas::gateway {
+
+struct LocalQueueOptions {
+    std::string nats_server_path;
+    std::string queue_worker_path;
+    std::string store_dir;  ///< JetStream's files.
+    int nats_port = 0;      ///< On 127.0.0.1; chosen by the caller (free_tcp_port()).
+    /// Settings handed to the queue worker (call_record_ttl, max_async_bytes, ...).
+    std::map<std::string, std::string> worker_environment;
+};
+
+/// A TCP port on 127.0.0.1 that nothing listened on a moment ago.
+int free_tcp_port();
+
+class LocalQueue {
+  public:
+    explicit LocalQueue(LocalQueueOptions options);
+    ~LocalQueue();
+    LocalQueue(const LocalQueue&) = delete;
+    LocalQueue& operator=(const LocalQueue&) = delete;
+
+    /// nats://127.0.0.1:<port>
+    std::string nats_url() const;
+    /// Where the worker calls the gateway (127.0.0.1:`port`); before start().
+    void set_gateway_port(int port) { gateway_port_ = port; }
+    /// Whether the store holds anything: calls queued before a restart need a worker now.
+    bool has_store() const;
+    /// Starts nats-server and the worker, once (later calls do nothing), and waits up to
+    /// `ready_timeout` for nats-server to take connections. False if it did not.
+    bool start(std::chrono::milliseconds ready_timeout = std::chrono::seconds(5));
+    /// Stops both (SIGTERM to their process groups, as run_process does) and joins; idempotent.
+    void stop();
+
+  private:
+    void launch();
+    /// Runs `argv` until stop(), restarting it with backoff when it exits.
+    void supervise(std::string name, std::vector<std::string> argv,
+                   std::map<std::string, std::string> environment);
+
+    const LocalQueueOptions options_;
+    std::atomic<int> gateway_port_{0};
+    std::once_flag started_;
+    std::atomic<bool> stopping_{false};
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace faas::gateway

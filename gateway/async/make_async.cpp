@@ -1,0 +1,64 @@
+// How asynchronous calls are queued on this gateway.
+#include "async/make_async.h"
+
+#include "settings.h"
+
+namespace faas::gateway {
+
+AsyncSetup make_async(const Config& config, FunctionProvider& provider) {
+    AsyncSetup setup;
+    if (!config.async_calls) {
+        setup.description = "Asynchronous calls: off (async_calls=false)";
+        return setup;
+    }
+    AsyncCallsOptions options{config.function_namespace, config.max_async_bytes};
+    CallQueueOptions queue_options;
+    queue_options.record_ttl = config.call_record_ttl;
+    std::string url = config.nats_url;
+    std::string missing;
+    if (url.empty() && config.provider == ProviderKind::kLocal) {
+        if (config.nats_server_path.empty())
+            missing = "nats-server is not installed (apt-get install nats-server), or set nats_url";
+        else if (config.queue_worker_path.empty())
+            missing =
+                "queue-worker was not found beside the gateway nor on PATH "
+                "(set queue_worker_path), or set nats_url";
+        if (missing.empty()) {
+            LocalQueueOptions local;
+            local.nats_server_path = config.nats_server_path;
+            local.queue_worker_path = config.queue_worker_path;
+            local.store_dir = config.state_dir + "/nats";
+            local.nats_port = free_tcp_port();
+            local.worker_environment = {
+                {"call_record_ttl", format_duration(config.call_record_ttl)},
+                {"max_async_bytes", std::to_string(config.max_async_bytes)},
+            };
+            setup.local = std::make_unique<LocalQueue>(std::move(local));
+            url = setup.local->nats_url();
+            queue_options.before_connect = [local_queue = setup.local.get()] {
+                if (!local_queue->start())
+                    throw queue::QueueUnavailable(
+                        "nats-server did not start within 5 s (see "
+                        "the gateway's log)");
+            };
+        }
+    } else if (url.empty()) {
+        missing = "set nats_url to the stack's NATS (nats://nats:4222)";
+    }
+    if (!missing.empty()) {
+        setup.calls = std::make_unique<AsyncCalls>(provider, nullptr, missing, options);
+        setup.description = "Asynchronous calls: unavailable, " + missing;
+        return setup;
+    }
+    queue_options.nats_url = url;
+    setup.calls = std::make_unique<AsyncCalls>(
+        provider, std::make_unique<CallQueue>(std::move(queue_options)), "", options);
+    setup.description = "Asynchronous calls: queued on " + url +
+                        (setup.local ? " (nats-server and a queue worker are started here on the "
+                                       "first asynchronous call, store in " +
+                                           config.state_dir + "/nats)"
+                                     : "");
+    return setup;
+}
+
+}  // namespace faas::gateway

@@ -1,0 +1,24 @@
+// Chooses how the gateway queues asynchronous calls, from its settings: NATS at nats_url; or,
+// on the local provider without one, nats-server and a queue worker it starts itself; or
+// nothing, with the reason every async route then answers (503).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "async/async_calls.h"
+#include "async/local_queue.h"
+#include "config.h"
+#include "provider/function_provider.h"
+
+namespace faas::gateway {
+
+struct AsyncSetup {
+    std::unique_ptr<AsyncCalls> calls;  ///< Null when async_calls=false.
+    std::unique_ptr<LocalQueue> local;  ///< Started by the caller once the gateway listens.
+    std::string description;            ///< One line for the start-up log.
+};
+
+AsyncSetup make_async(const Config& config, FunctionProvider& provider);
+
+}  // namespace faas::gateway
