@@ -17,6 +17,7 @@ constexpr auto kMinBackoff = std::chrono::milliseconds(500);
 constexpr auto kMaxBackoff = std::chrono::seconds(30);
 /// A child that ran this long before exiting starts again from the shortest backoff.
 constexpr auto kStableRun = std::chrono::seconds(30);
+constexpr const char* kSetpriv = "/usr/bin/setpriv";
 
 bool accepts_connections(int port) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -110,6 +111,11 @@ void LocalQueue::stop() {
 
 void LocalQueue::supervise(std::string name, std::vector<std::string> argv,
                            std::map<std::string, std::string> environment) {
+    // A gateway killed outright (SIGKILL) must not leave nats-server and the worker running:
+    // util-linux's setpriv sets the parent-death signal and execs the program (run_process
+    // spawns, so it cannot set it itself).
+    if (::access(kSetpriv, X_OK) == 0)
+        argv.insert(argv.begin(), {kSetpriv, "--pdeathsig", "KILL", "--"});
     auto backoff = std::chrono::duration_cast<std::chrono::milliseconds>(kMinBackoff);
     while (!stopping_) {
         const auto started = std::chrono::steady_clock::now();
