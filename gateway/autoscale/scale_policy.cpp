@@ -49,6 +49,13 @@ std::optional<ScaleType> scale_type(std::string_view text) {
     return std::nullopt;
 }
 
+std::optional<ZeroMode> zero_mode(std::string_view text) {
+    text = trim(text);
+    if (text == "remove") return ZeroMode::kRemove;
+    if (text == "pause") return ZeroMode::kPause;
+    return std::nullopt;
+}
+
 std::optional<double> target(std::string_view text) {
     auto value = parse_number(text);
     if (!value || *value <= 0) return std::nullopt;
@@ -106,6 +113,8 @@ const LabelRule kLabelRules[] = {
      "true or false"},
     {kScaleZeroDurationLabel, [](std::string_view v) { return zero_duration(v).has_value(); },
      "a positive duration such as 15m or 90s"},
+    {kScaleZeroModeLabel, [](std::string_view v) { return zero_mode(v).has_value(); },
+     "\"remove\" or \"pause\""},
 };
 
 }  // namespace
@@ -122,6 +131,8 @@ ScalePolicy scale_policy(const Labels& labels) {
     policy.zero = label_value(labels, kScaleZeroLabel, parse_bool).value_or(policy.zero);
     policy.zero_duration =
         label_value(labels, kScaleZeroDurationLabel, zero_duration).value_or(policy.zero_duration);
+    policy.zero_mode =
+        label_value(labels, kScaleZeroModeLabel, zero_mode).value_or(policy.zero_mode);
     return policy;
 }
 
@@ -142,10 +153,6 @@ std::optional<std::string> scale_policy_error(const Labels& labels) {
 
 bool autoscaled(const ScalePolicy& policy) {
     return policy.target.has_value() && policy.min != policy.max;
-}
-
-const char* scale_type_name(ScaleType type) {
-    return type == ScaleType::kRps ? "rps" : "capacity";
 }
 
 }  // namespace faas::gateway

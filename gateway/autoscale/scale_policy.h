@@ -1,7 +1,8 @@
 // A function's autoscaling policy, read from its labels: the replica bounds of scaling.h plus
 // what to measure (com.openfaas.scale.type), the load each replica should carry
 // (com.openfaas.scale.target, .target-proportion) and whether an idle function goes to zero
-// (com.openfaas.scale.zero, .zero-duration).
+// (com.openfaas.scale.zero, .zero-duration) and how: its replicas removed, or paused in place
+// (com.openfaas.scale.zero-mode).
 #pragma once
 
 #include <chrono>
@@ -18,11 +19,18 @@ inline constexpr const char* kScaleTargetLabel = "com.openfaas.scale.target";
 inline constexpr const char* kScaleTargetProportionLabel = "com.openfaas.scale.target-proportion";
 inline constexpr const char* kScaleZeroLabel = "com.openfaas.scale.zero";
 inline constexpr const char* kScaleZeroDurationLabel = "com.openfaas.scale.zero-duration";
+inline constexpr const char* kScaleZeroModeLabel = "com.openfaas.scale.zero-mode";
 
 /// What a replica's load is measured in.
 enum class ScaleType {
     kCapacity,  ///< Calls in flight ("capacity").
     kRps,       ///< Completed requests per second ("rps").
+};
+
+/// What scaling a function to zero does with its replicas.
+enum class ZeroMode {
+    kRemove,  ///< Stopped and removed ("remove"): no memory kept, a new replica on wake.
+    kPause,   ///< Frozen in place ("pause", Swarm): memory kept, woken by unpausing.
 };
 
 inline constexpr double kDefaultTargetProportion = 0.9;
@@ -36,6 +44,7 @@ struct ScalePolicy {
     double target_proportion = kDefaultTargetProportion;  ///< Share of target to plan for, (0,1].
     bool zero = false;  ///< Whether an idle function is scaled to zero.
     std::chrono::nanoseconds zero_duration = kDefaultZeroDuration;  ///< Idle time before zero.
+    ZeroMode zero_mode = ZeroMode::kRemove;
 };
 
 /// Reads the policy from labels. Lenient, like scaling_bounds: a missing or bad value takes
@@ -50,8 +59,5 @@ std::optional<std::string> scale_policy_error(const std::map<std::string, std::s
 
 /// Whether the autoscaler has anything to do: a target is set and min != max.
 bool autoscaled(const ScalePolicy& policy);
-
-/// "capacity" or "rps", as in the label.
-const char* scale_type_name(ScaleType type);
 
 }  // namespace faas::gateway

@@ -18,8 +18,11 @@
 #   failures         what the failed trials got instead (status, "no answer", "not at zero")
 #
 # Functions: catservice (`cat` under the classic fwatchdog: a fork per call, the smallest
-# replica there is) and python3-http built from source through POST /system/builds (a Flask
-# app behind the watchdog in http mode: the start users wait for).
+# replica there is), catservice-pause (the same, labelled com.openfaas.scale.zero-mode=pause:
+# on the Swarm its task is frozen at zero, not removed, and "at zero" means no container of it
+# running unpaused; the local provider has no pause mode) and python3-http built from source
+# through POST /system/builds (a Flask app behind the watchdog in http mode: the start users
+# wait for).
 #
 #   tests/bench/cold_start.sh [local] [swarm]      (default: both)
 #
@@ -30,7 +33,7 @@
 #        image, python3-http built by the stack's gateway. Without that stack the rows say
 #        "not measured".
 # Environment: TRIALS (20), WARM (5), SETTLE (0.5), ZERO_TIMEOUT (60 s a trial), CALL_TIMEOUT
-# (60 s), BUILD_TIMEOUT (300 s), FUNCTIONS ("catservice python3-http"), BIN_DIR, GATEWAY,
+# (60 s), BUILD_TIMEOUT (300 s), FUNCTIONS ("catservice catservice-pause python3-http"), BIN_DIR, GATEWAY,
 # GATEWAY_PASSWORD.
 # Target (issue: scale from zero): the cold start is the replica's own start, the gateway adding
 # at most ~50 ms beyond the moment the replica first answers /_/health. That moment is not
@@ -46,7 +49,7 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 measure="$here/tests/bench/cold_start_measure.py"
 build="$here/tests/bench/build_bench_measure.py"
 bin=${BIN_DIR:-$here/build/release/bin}
-read -r -a functions <<<"${FUNCTIONS:-catservice python3-http}"
+read -r -a functions <<<"${FUNCTIONS:-catservice catservice-pause python3-http}"
 export TRIALS=${TRIALS:-20}
 providers=("$@")
 ((${#providers[@]})) || providers=(local swarm)
@@ -94,6 +97,7 @@ in_background() {
 label_of() { # FUNCTION: what the table calls it
   case $1 in
     catservice) echo "catservice (cat, fork per call)" ;;
+    catservice-pause) echo "catservice, zero-mode=pause" ;;
     python3-http) echo "python3-http (built from source)" ;;
     *) echo "$1" ;;
   esac
@@ -139,21 +143,28 @@ build_from_source() {
 
 # rows_for PROVIDER URL AUTH [REPLICA_PARENT]: every function of FUNCTIONS on one gateway.
 rows_for() {
-  local provider=$1 url=$2 auth=$3 parent=${4:-} name label requirement
+  local provider=$1 url=$2 auth=$3 parent=${4:-} name label requirement labels
   local -a curl_auth=()
   [[ -n $auth ]] && curl_auth=(--config "$work/$provider.curl")
   for function in "${functions[@]}"; do
     name="bench-cold-${function//[^a-z0-9]/}-$$"
     label=$(label_of "$function")
     case $function in
-      catservice)
+      catservice | catservice-pause)
+        if [[ $function == catservice-pause && $provider == local ]]; then
+          not_measured "$provider" "$label" "pause is a Swarm mode: local replicas are removed"
+          continue
+        fi
         if [[ $provider == swarm ]] && command -v docker >/dev/null &&
           ! docker image inspect faas/catservice:latest >/dev/null 2>&1; then
           not_measured "$provider" "$label" "no faas/catservice image"
           continue
         fi
+        labels=""
+        [[ $function == catservice-pause ]] &&
+          labels=',"labels":{"com.openfaas.scale.zero-mode":"pause"}'
         deploy "$url" "$name" \
-          "{\"service\":\"$name\",\"image\":\"faas/catservice:latest\",\"envProcess\":\"cat\"}" \
+          "{\"service\":\"$name\",\"image\":\"faas/catservice:latest\",\"envProcess\":\"cat\"$labels}" \
           "${curl_auth[@]}" || { not_measured "$provider" "$label" "deploy failed"; failed=1; continue; }
         ;;
       python3-http)

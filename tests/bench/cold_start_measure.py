@@ -118,9 +118,9 @@ def fwatchdog_descendants(parent, function):
 
 
 def swarm_containers(service):
-    """The ids of the running containers of a Swarm service, or an error text."""
+    """The ids of the running (not paused) containers of a Swarm service, or an error text."""
     try:
-        done = subprocess.run(["docker", "ps", "-q", "--filter",
+        done = subprocess.run(["docker", "ps", "-q", "--filter", "status=running", "--filter",
                                f"label=com.docker.swarm.service.name={service}"],
                               capture_output=True, text=True, timeout=10, check=True)
     except (OSError, subprocess.SubprocessError) as error:

@@ -291,4 +291,46 @@ TEST_CASE(
     remove_function(*stack, name);
 }
 
+TEST_CASE(
+    "a Swarm function labelled zero-mode=pause is frozen at zero, kept by Swarm, and woken by "
+    "unpausing") {
+    auto stack = stack_or_skip();
+    if (!stack) return;
+    const std::string name = "e2e-pause";
+    remove_function(*stack, name);
+    json deployment = {{"service", name},
+                       {"image", kFunctionImage},
+                       {"labels", {{"com.openfaas.scale.zero-mode", "pause"}}}};
+    REQUIRE(deploy_and_wait(*stack, deployment, 1, 90s));
+    const std::string filter = " --filter label=com.openfaas.function=" + name;
+    const std::string container = shell("docker ps -q" + filter).second;
+    REQUIRE_FALSE(container.empty());
+
+    REQUIRE(scale(*stack, name, 0));
+    CHECK(replicas(*stack, name) == 0);
+    CHECK(available(*stack, name, 0));
+    CHECK(shell("docker ps -q --filter status=paused" + filter).second == container);
+    const std::string memory =
+        shell("docker stats --no-stream --format '{{.MemUsage}}' " + container).second;
+    // Swarm keeps a paused task: a frozen container's health check does not run, so it is
+    // neither failed nor replaced. Three of catservice's health-check intervals, then look.
+    std::this_thread::sleep_for(12s);
+    CHECK(shell("docker ps -q --filter status=paused" + filter).second == container);
+    // One task in the service's history: none failed, none new.
+    CHECK(shell("docker service ps -q " + name).second.find('\n') == std::string::npos);
+
+    auto started = Clock::now();
+    auto [code, body] = call(*stack, name, "thaw");
+    double wake_seconds = seconds_since(started);
+    CHECK(code == 200);
+    CHECK(body == "thaw");
+    CHECK(shell("docker ps -q" + filter).second == container);  // the same task, unpaused
+    CHECK(shell("docker ps -q --filter status=paused" + filter).second.empty());
+    CHECK(replicas(*stack, name) == 1);
+    report("Swarm function paused at zero (zero-mode=pause, " + memory +
+           " kept): the held call answered " + std::to_string(code) + " in " +
+           seconds_text(wake_seconds));
+    remove_function(*stack, name);
+}
+
 }  // namespace faas::e2e

@@ -5,6 +5,7 @@
 
 #include "log.h"
 #include "provider/swarm/service_mapping.h"
+#include "provider/swarm/task_pause.h"
 
 namespace faas::gateway::swarm {
 
@@ -52,10 +53,22 @@ void EndpointCache::stop() {
     if (refresher_.joinable()) refresher_.join();
 }
 
+void EndpointCache::apply_pause(Cached& cached, bool paused) {
+    cached.paused = paused;
+    auto& into = paused ? cached.frozen : cached.starting;
+    for (auto* from : {&cached.ready, &cached.starting, &cached.frozen}) {
+        if (from == &into) continue;
+        into.insert(into.end(), from->begin(), from->end());
+        from->clear();
+    }
+    sort_endpoints(into);
+}
+
 Resolution EndpointCache::resolve(const std::string& name) {
     {
         std::shared_lock lock(cache_mutex_);
         auto it = cache_.find(name);
+        if (it != cache_.end() && it->second.paused) return Resolution{true, {}, {}};
         if (it != cache_.end() && !it->second.ready.empty())
             return Resolution{true, it->second.ready, {}};  // starting: only when none is ready
         if (it != cache_.end()) {
@@ -72,22 +85,38 @@ Resolution EndpointCache::resolve(const std::string& name) {
 void EndpointCache::remember(const std::string& name, const std::string& service_id) {
     {
         std::unique_lock lock(cache_mutex_);
-        cache_[name] = Cached{service_id, {}, {}, std::chrono::steady_clock::now()};
+        Cached remembered;
+        remembered.service_id = service_id;
+        remembered.remembered = std::chrono::steady_clock::now();
+        cache_[name] = std::move(remembered);
     }
     request_refresh();
 }
 
-void EndpointCache::observe(const std::string& name, const std::string& service_id,
+void EndpointCache::observe(const std::string& name, const std::string& service_id, bool paused,
                             const std::vector<json>& tasks) {
     const std::string network = network_.known();
-    Cached observed{service_id, {}, {}, {}};
+    Cached observed;
+    observed.service_id = service_id;
     for (const auto& task : tasks)
         if (task.value("ServiceID", "") == service_id)
             add_task(task, network, observed.ready, observed.starting);
     sort_endpoints(observed.ready);
     sort_endpoints(observed.starting);
+    if (paused) apply_pause(observed, true);
     std::unique_lock lock(cache_mutex_);
     cache_[name] = std::move(observed);
+}
+
+void EndpointCache::set_paused(const std::string& name, bool paused) {
+    {
+        std::unique_lock lock(cache_mutex_);
+        auto it = cache_.find(name);
+        if (it == cache_.end()) return;
+        apply_pause(it->second, paused);
+        it->second.pause_changed = std::chrono::steady_clock::now();
+    }
+    request_refresh();
 }
 
 void EndpointCache::forget(const std::string& name) {
@@ -114,6 +143,7 @@ void EndpointCache::refresh_now() {
         auto name = *function_name_of(service);
         auto id = service.value("ID", "");
         fresh[name].service_id = id;
+        fresh[name].paused = service_paused(service);
         function_of_service[id] = name;
     }
     for (const auto& task : tasks) {
@@ -125,8 +155,16 @@ void EndpointCache::refresh_now() {
     for (auto& [name, cached] : fresh) {
         sort_endpoints(cached.ready);
         sort_endpoints(cached.starting);
+        if (cached.paused) apply_pause(cached, true);
     }
     std::unique_lock lock(cache_mutex_);
+    // Paused or unpaused while the lists were read: the lists may be older than that.
+    for (auto& [name, cached] : cache_)
+        if (auto it = fresh.find(name); it != fresh.end() && cached.pause_changed >= started &&
+                                        it->second.paused != cached.paused) {
+            apply_pause(it->second, cached.paused);
+            it->second.pause_changed = cached.pause_changed;
+        }
     // A function deployed while the lists were read is not in them yet: dropping it would turn
     // its first calls into 404s instead of 503s until the next refresh.
     for (auto& [name, cached] : cache_)

@@ -53,8 +53,12 @@ class EndpointCache {
     /// Takes a function's ready (and starting) addresses from a task list just read for its
     /// status, so that a function the API reports available is one that calls reach, not one
     /// second later.
-    void observe(const std::string& name, const std::string& service_id,
+    void observe(const std::string& name, const std::string& service_id, bool paused,
                  const std::vector<nlohmann::json>& tasks);
+    /// A function whose tasks were just paused (no calls go to them) or unpaused (they are
+    /// reported as starting, so a held call probes them at once instead of waiting for a
+    /// refresh). A refresh that began before this keeps it.
+    void set_paused(const std::string& name, bool paused);
     void forget(const std::string& name);
     std::size_t size() const;
 
@@ -65,7 +69,12 @@ class EndpointCache {
         std::vector<Endpoint> starting;
         /// When deploy() made it known; a refresh that began before then keeps it.
         std::chrono::steady_clock::time_point remembered{};
+        /// Paused tasks: their addresses are kept here, out of rotation.
+        bool paused = false;
+        std::vector<Endpoint> frozen;
+        std::chrono::steady_clock::time_point pause_changed{};
     };
+    static void apply_pause(Cached& cached, bool paused);
     void refresher();
 
     const DockerClient& docker_;

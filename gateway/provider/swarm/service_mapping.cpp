@@ -77,7 +77,7 @@ std::map<std::string, std::string> string_map_at(const json& root,
 
 bool is_internal_label(const std::string& key) {
     return key == kFunctionLabel || key == kFunctionNameLabel || key == kLegacyNameLabel ||
-           key == kDeploymentLabel || starts_with(key, kAnnotationPrefix) ||
+           key == kDeploymentLabel || key == kPausedLabel || starts_with(key, kAnnotationPrefix) ||
            starts_with(key, "com.docker.");
 }
 

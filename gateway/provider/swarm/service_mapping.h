@@ -23,6 +23,8 @@ inline constexpr const char* kLegacyNameLabel = "faas_function";
 inline constexpr const char* kAnnotationPrefix = "com.openfaas.annotations.";
 /// The deployment exactly as sent (minus registryAuth), so a status echoes it.
 inline constexpr const char* kDeploymentLabel = "com.faas.deployment";
+/// On a function's service while its tasks are paused (task_pause.h); not a function label.
+inline constexpr const char* kPausedLabel = "com.faas.paused";
 /// Secrets this gateway manages carry openfaas=true, as faas-swarm's do.
 inline constexpr const char* kSecretLabel = "openfaas";
 inline constexpr const char* kSecretsMountPath = "/var/openfaas/secrets/";

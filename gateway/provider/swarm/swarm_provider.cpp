@@ -3,11 +3,13 @@
 
 #include <algorithm>
 
+#include "autoscale/scale_policy.h"
 #include "base64.h"
 #include "log.h"
 #include "provider/deployment_rules.h"
 #include "provider/swarm/service_mapping.h"
 #include "provider/swarm/swarm_logs.h"
+#include "provider/swarm/task_pause.h"
 
 namespace faas::gateway {
 namespace {
@@ -101,6 +103,10 @@ FunctionRecord SwarmProvider::record_of(const json& service, const std::string& 
     FunctionRecord record;
     record.deployment =
         reported_deployment(swarm::deployment_of(service, name, options_.function_namespace));
+    if (swarm::service_paused(service)) {  // at zero, as far as anyone calling is concerned
+        record.created_at = service.value("CreatedAt", "");
+        return record;
+    }
     record.replicas = swarm::desired_replicas(service);
     std::string id = service.value("ID", "");
     // A task of an older spec (another image) still serving means the update is rolling.
@@ -135,7 +141,8 @@ std::optional<FunctionRecord> SwarmProvider::get(const std::string& name) {
     if (!service) return std::nullopt;
     const std::string id = service->value("ID", "");
     auto tasks = swarm::running_tasks(docker_, id);
-    cache_.observe(name, id, tasks);  // what this status reports available, calls reach
+    // What this status reports available, calls reach.
+    cache_.observe(name, id, swarm::service_paused(*service), tasks);
     return record_of(*service, name, tasks);
 }
 
@@ -223,6 +230,10 @@ void SwarmProvider::update(const FunctionDeployment& deployment) {
     check_deployment(deployment, *this, options_.max_replicas);
     auto headers = registry_auth_headers(deployment);
     validate(deployment);
+    // A paused function comes back running: its containers are thawed so that they stop
+    // gracefully, and the new spec has no paused label.
+    const bool paused = swarm::service_paused(*service);
+    if (paused) swarm::unpause_service(docker_, service->value("ID", ""));
     // An update keeps the current scale; only a new deployment starts at scale.min.
     auto spec = build_spec(deployment, swarm::desired_replicas(*service));
     if (auto old_spec = service->find("Spec"); old_spec != service->end()) {
@@ -243,6 +254,7 @@ void SwarmProvider::update(const FunctionDeployment& deployment) {
             force = task->value("ForceUpdate", std::int64_t{0});
     spec["TaskTemplate"]["ForceUpdate"] = force + 1;
     update_service(*service, std::move(spec), headers);
+    if (paused) cache_.set_paused(deployment.service, false);
     cache_.request_refresh();
 }
 
@@ -254,9 +266,46 @@ void SwarmProvider::scale(const std::string& name, int replicas) {
     auto mode = spec.find("Mode");
     if (mode == spec.end() || !mode->contains("Replicated"))
         throw BadRequest("function " + name + " is a global service and cannot be scaled");
+    const bool paused = swarm::service_paused(*service);
+    if (replicas == 0 && paused) return;
+    if (replicas == 0 && pause_in_place(*service, name)) return;
+    if (paused) {
+        // Thawed first: the tasks answer as soon as they are, and the update only records it.
+        int thawed = swarm::unpause_service(docker_, service->value("ID", ""));
+        spec["Labels"].erase(swarm::kPausedLabel);
+        log_line("Unpaused " + name + ": " + std::to_string(thawed) + " replica(s)");
+    }
     spec["Mode"]["Replicated"]["Replicas"] = replicas;
     update_service(*service, std::move(spec));
+    if (paused) cache_.set_paused(name, false);
     cache_.request_refresh();
+}
+
+bool SwarmProvider::pause_in_place(const json& service, const std::string& name) {
+    auto labels = swarm::deployment_of(service, name, options_.function_namespace).labels;
+    if (scale_policy(labels).zero_mode != ZeroMode::kPause) return false;
+    const std::string id = service.value("ID", "");
+    auto containers = swarm::pausable_containers(docker_, id, swarm::running_tasks(docker_, id));
+    if (!containers || containers->empty()) {
+        log_line("Cannot pause " + name +
+                 " in place (a replica is starting or runs on another node): removing its "
+                 "replicas instead");
+        return false;
+    }
+    cache_.set_paused(name, true);  // no new call goes to a replica about to freeze
+    try {
+        swarm::pause_containers(docker_, *containers);
+        json spec = service.value("Spec", json::object());
+        spec["Labels"][swarm::kPausedLabel] = "true";
+        update_service(service, std::move(spec));
+    } catch (const std::exception&) {
+        swarm::unpause_service(docker_, id);
+        cache_.set_paused(name, false);
+        throw;
+    }
+    log_line("Paused " + name + " in place: " + std::to_string(containers->size()) +
+             " replica(s) keep their memory and wake when called");
+    return true;
 }
 
 void SwarmProvider::remove(const std::string& name) {

@@ -67,6 +67,9 @@ class SwarmProvider final : public FunctionProvider {
     nlohmann::json build_spec(const FunctionDeployment& deployment, int replicas);
     void update_service(const nlohmann::json& service, nlohmann::json spec,
                         const std::vector<std::string>& headers = {});
+    /// Scales a function labelled com.openfaas.scale.zero-mode=pause to zero by pausing its
+    /// tasks (task_pause.h); false when it is not so labelled or cannot be paused here.
+    bool pause_in_place(const nlohmann::json& service, const std::string& name);
 
     const SwarmProviderOptions options_;
     DockerClient docker_;

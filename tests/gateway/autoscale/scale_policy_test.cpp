@@ -15,6 +15,7 @@ TEST_CASE("no scale labels give the defaults and no autoscaling") {
     CHECK(policy.target_proportion == doctest::Approx(0.9));
     CHECK_FALSE(policy.zero);
     CHECK(policy.zero_duration == 15min);
+    CHECK(policy.zero_mode == ZeroMode::kRemove);
     CHECK_FALSE(autoscaled(policy));
     CHECK_FALSE(scale_policy_error({}).has_value());
 }
@@ -72,6 +73,9 @@ TEST_CASE("bad values are read as the defaults") {
     CHECK(scale_policy({{kScaleTargetProportionLabel, "0"}}).target_proportion ==
           doctest::Approx(0.9));
     CHECK(scale_policy({{kScaleZeroDurationLabel, "0s"}}).zero_duration == 15min);
+    CHECK(scale_policy({{kScaleZeroModeLabel, "freeze"}}).zero_mode == ZeroMode::kRemove);
+    CHECK(scale_policy({{kScaleZeroModeLabel, " pause "}}).zero_mode == ZeroMode::kPause);
+    CHECK(scale_policy({{kScaleZeroModeLabel, "remove"}}).zero_mode == ZeroMode::kRemove);
     // As scaling_bounds: a max below min is raised to min.
     CHECK(scale_policy({{kScaleMinLabel, "5"}, {kScaleMaxLabel, "2"}}).max == 5);
 }
@@ -93,6 +97,9 @@ TEST_CASE("the strict check names the first bad label and its value") {
     CHECK(
         error({{kScaleZeroDurationLabel, "soon"}}) ==
         R"(com.openfaas.scale.zero-duration must be a positive duration such as 15m or 90s, not "soon")");
+    CHECK(error({{kScaleZeroModeLabel, "freeze"}}) ==
+          R"(com.openfaas.scale.zero-mode must be "remove" or "pause", not "freeze")");
+    CHECK_FALSE(scale_policy_error({{kScaleZeroModeLabel, "pause"}}).has_value());
     CHECK(error({{kScaleMinLabel, "x"}}) ==
           R"(com.openfaas.scale.min must be a whole number from 0 to 1000000, not "x")");
     CHECK(error({{kScaleMinLabel, "5"}, {kScaleMaxLabel, "2"}}) ==
