@@ -56,6 +56,7 @@ int main() {
 
     GatewayServer server(config, *provider, std::move(auth), builds ? &builds->manager() : nullptr,
                          async.calls.get());
+    if (async.queue_metrics) server.include_metrics(async.queue_metrics->gauges().registry());
     int port = server.bind("0.0.0.0", config.port);
     if (port < 0) {
         faas::log_line("Cannot listen on port " + std::to_string(config.port));

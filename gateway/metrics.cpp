@@ -195,9 +195,16 @@ void Metrics::http_request(std::string_view method, std::string_view route, int 
     it->second.seconds->Observe(seconds);
 }
 
+void Metrics::include(std::shared_ptr<prometheus::Collectable> collectable) {
+    included_.push_back(std::move(collectable));
+}
+
 std::string Metrics::serialize() const {
+    auto families = registry_->Collect();
+    for (const auto& collectable : included_)
+        for (auto& family : collectable->Collect()) families.push_back(std::move(family));
     prometheus::TextSerializer serializer;
-    return serializer.Serialize(registry_->Collect());
+    return serializer.Serialize(families);
 }
 
 }  // namespace faas::gateway

@@ -49,8 +49,10 @@ class Metrics {
     /// {method,path,status}, `path` being a route pattern so cardinality stays bounded.
     void http_request(std::string_view method, std::string_view route, int status, double seconds);
 
-    /// Prometheus text format of everything.
+    /// Prometheus text format of everything, with what include() added.
     std::string serialize() const;
+    /// Serves `collectable`'s series too (the queue's gauges); before the gateway serves.
+    void include(std::shared_ptr<prometheus::Collectable> collectable);
 
   private:
     struct CodeSeries {
@@ -67,6 +69,7 @@ class Metrics {
     };
 
     std::shared_ptr<prometheus::Registry> registry_;
+    std::vector<std::shared_ptr<prometheus::Collectable>> included_;
     prometheus::Family<prometheus::Counter>& invocation_total_;
     prometheus::Family<prometheus::Histogram>& functions_seconds_;
     prometheus::Family<prometheus::Counter>& invocation_started_;

@@ -43,6 +43,10 @@ class GatewayServer final : private RequestHandler {
                   BuildManager* builds = nullptr, AsyncCalls* async_calls = nullptr);
     ~GatewayServer();
 
+    /// Serves `collectable`'s series on /metrics too; before listen().
+    void include_metrics(std::shared_ptr<prometheus::Collectable> collectable) {
+        metrics_.include(std::move(collectable));
+    }
     /// Binds host:port (0 = any free port); returns the port or -1.
     int bind(const std::string& host, int port);
     /// Serves until drain_and_stop.

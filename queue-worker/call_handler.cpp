@@ -52,6 +52,30 @@ void write_record(queue::KeyValue& records, const queue::CallRecord& record) {
     }
 }
 
+/// How long a finished call's record write is retried while NATS is away, at least.
+constexpr std::chrono::seconds kRecordWait{10};
+
+/// Stores `record`, trying again (100 ms, doubling to 1 s) until `deadline` or a stop; false
+/// when it was not stored. The first failure is logged.
+bool store_until(queue::KeyValue& records, const queue::CallRecord& record,
+                 Clock::time_point deadline, const StopFlag& stop) {
+    auto pause = std::chrono::milliseconds(100);
+    for (bool first = true;; first = false) {
+        try {
+            records.put(record.call_id, queue::to_json(record));
+            if (!first) log_line("Call " + record.call_id + ": record stored after all");
+            return true;
+        } catch (const queue::QueueError& e) {
+            if (first)
+                log_line("Call " + record.call_id + ": cannot write its record (" +
+                         std::string(queue::state_name(record.state)) +
+                         "), trying again: " + e.what());
+        }
+        if (Clock::now() + pause > deadline || stop.wait_for(pause)) return false;
+        pause = std::min<std::chrono::milliseconds>(pause * 2, std::chrono::seconds(1));
+    }
+}
+
 /// Acknowledges, logging a failure: the server then delivers the call again.
 void settle(const std::string& call_id, const char* verb, const std::function<void()>& send) {
     try {
@@ -65,10 +89,16 @@ void settle(const std::string& call_id, const char* verb, const std::function<vo
 }  // namespace
 
 CallHandler::CallHandler(const Config& config, queue::JetStream& js, queue::KeyValue& records,
-                         InProgressTicker& ticker, const StopFlag& stop)
-    : config_(config), js_(js), records_(records), ticker_(ticker), stop_(stop) {}
+                         InProgressTicker& ticker, const StopFlag& stop, WorkerMetrics& metrics)
+    : config_(config),
+      js_(js),
+      records_(records),
+      ticker_(ticker),
+      stop_(stop),
+      metrics_(metrics) {}
 
 void CallHandler::handle(queue::Delivery& delivery, HttpClient& client) {
+    const auto in_flight = metrics_.in_flight();
     queue::CallMessage message;
     try {
         message = queue::decode(delivery.data(), config_.max_async_bytes);
@@ -89,6 +119,7 @@ void CallHandler::handle(queue::Delivery& delivery, HttpClient& client) {
     const std::optional<queue::CallRecord> stored = read_record(records_, id);
     if (stored && stored->state == queue::CallState::kCancelled) {
         log_line("Call " + id + " function " + message.function + ": cancelled, not called");
+        metrics_.call_cancelled(message.function);
         keep_alive.reset();
         settle(id, "ack", [&] { delivery.ack(); });
         return;
@@ -108,6 +139,7 @@ void CallHandler::handle(queue::Delivery& delivery, HttpClient& client) {
     HttpResponse answer =
         client.send(function_request(message, config_.gateway_url, config_.upstream_timeout));
     const bool usable = answer.error.empty();
+    metrics_.attempt_took(answer.duration_seconds);
     Outcome outcome = answer.too_large ? Outcome{OutcomeKind::kFailed, {}, answer.error}
                                        : decide_outcome(config_.retry, answer.status, attempt);
     const AttemptResult result{answer.status, answer.duration_seconds, answer.body};
@@ -120,6 +152,7 @@ void CallHandler::handle(queue::Delivery& delivery, HttpClient& client) {
     if (outcome.kind == OutcomeKind::kRetry) {
         write_record(records_, mark_retrying(std::move(record), result));
         log_line(line + " in " + format_duration(outcome.retry_after));
+        metrics_.retry_scheduled(message.function);
         keep_alive.reset();
         settle(id, "nak", [&] { delivery.nak(outcome.retry_after); });
         return;
@@ -169,13 +202,27 @@ void CallHandler::handle(queue::Delivery& delivery, HttpClient& client) {
             settle(id, "nak", [&] { delivery.nak(); });
             return;
         }
+        metrics_.callback_sent(sent.delivered);
         if (!sent.delivered)
             log_line("Call " + id + ": callback to " + *message.callback_url + " given up after " +
                      std::to_string(sent.attempts) + " attempt(s): " +
                      (sent.status ? "status " + std::to_string(sent.status) : sent.error));
     }
 
-    write_record(records_, mark_finished(std::move(record), outcome, result, Clock::now()));
+    // Acknowledged only once its final record is stored: NATS away at this moment (the client
+    // would send the acknowledgement when it reconnects, but a record write fails at once)
+    // must not leave a call acknowledged and "running" for ever. Not stored in time: it is
+    // delivered again and made again (at least once).
+    const auto deadline = Clock::now() + std::max<Clock::duration>(config_.ack_wait, kRecordWait);
+    if (!store_until(records_, mark_finished(std::move(record), outcome, result, Clock::now()),
+                     deadline, stop_)) {
+        log_line("Call " + id + ": its final record could not be stored; left for another " +
+                 "delivery");
+        keep_alive.reset();
+        settle(id, "nak", [&] { delivery.nak(); });
+        return;
+    }
+    metrics_.call_finished(message.function, outcome.kind);
     keep_alive.reset();
     settle(id, "ack", [&] { delivery.ack(); });
 }

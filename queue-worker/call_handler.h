@@ -7,6 +7,7 @@
 #include "http_client.h"
 #include "in_progress_ticker.h"
 #include "jetstream.h"
+#include "metrics.h"
 #include "stop_flag.h"
 
 namespace faas::queue_worker {
@@ -15,7 +16,7 @@ class CallHandler {
   public:
     /// Everything must outlive the handler. Thread-safe: worker threads share one.
     CallHandler(const Config& config, queue::JetStream& js, queue::KeyValue& records,
-                InProgressTicker& ticker, const StopFlag& stop);
+                InProgressTicker& ticker, const StopFlag& stop, WorkerMetrics& metrics);
 
     /// Handles `delivery` with `client` (the calling thread's). Throws only what it cannot
     /// handle (e.g. NATS gone mid-way); the message is then left unacknowledged.
@@ -27,6 +28,7 @@ class CallHandler {
     queue::KeyValue& records_;
     InProgressTicker& ticker_;
     const StopFlag& stop_;
+    WorkerMetrics& metrics_;
 };
 
 }  // namespace faas::queue_worker

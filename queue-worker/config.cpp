@@ -71,6 +71,8 @@ Config read_config(const Env& env) {
     config.max_response_bytes = get_byte_size(env, "max_response_bytes", config.max_response_bytes);
     if (config.max_response_bytes == 0 || config.max_response_bytes > (1ULL << 30))
         throw ConfigError("max_response_bytes", "must be from 1 byte to 1Gi");
+    config.metrics_port =
+        static_cast<int>(get_int(env, "metrics_port", config.metrics_port, 0, 65535));
     return config;
 }
 
@@ -109,7 +111,8 @@ std::string describe(const Config& config) {
         << " max_callback_attempts=" << config.max_callback_attempts
         << " call_record_ttl=" << format_duration(config.call_record_ttl)
         << " max_async_bytes=" << config.max_async_bytes
-        << " max_response_bytes=" << config.max_response_bytes;
+        << " max_response_bytes=" << config.max_response_bytes
+        << " metrics_port=" << config.metrics_port;
     return out.str();
 }
 

@@ -34,6 +34,8 @@ struct Config {
     std::uint64_t max_async_bytes = 1ULL << 20;
     /// The largest answer read from a function; a larger one fails the call.
     std::uint64_t max_response_bytes = 64ULL << 20;
+    /// Where GET /metrics (Prometheus) is served, on every address; 0: not served.
+    int metrics_port = 8081;
 };
 
 /// Reads and validates every setting. Throws faas::ConfigError naming the variable.

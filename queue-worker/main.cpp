@@ -11,6 +11,8 @@
 #include "env.h"
 #include "jetstream.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_server.h"
 #include "settings.h"
 #include "stop_signals.h"
 #include "worker.h"
@@ -28,6 +30,17 @@ int main() {
     faas::StopSignals stop_signals;  // Before any thread starts (the NATS client's too).
     faas::log_line(describe(config));
 
+    WorkerMetrics metrics;
+    MetricsServer metrics_server(metrics);
+    if (config.metrics_port != 0) {
+        if (!metrics_server.start("0.0.0.0", config.metrics_port)) {
+            faas::log_line("Cannot listen on metrics_port " + std::to_string(config.metrics_port) +
+                           " (set metrics_port=0 to serve no metrics)");
+            return 1;
+        }
+        faas::log_line("Metrics listening on port: " + std::to_string(metrics_server.port()));
+    }
+
     faas::queue::ConnectOptions options;
     options.url = config.nats_url;
     options.client_name = "faas-queue-worker";
@@ -40,7 +53,7 @@ int main() {
         return 1;
     }
 
-    Worker worker(config, std::move(*js));
+    Worker worker(config, std::move(*js), metrics);
     std::atomic<bool> finished{false};
     std::thread signals([&] {
         const int received = stop_signals.wait();

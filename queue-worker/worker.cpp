@@ -20,7 +20,8 @@ constexpr std::chrono::milliseconds kPauseAfterError{1000};
 
 }  // namespace
 
-Worker::Worker(const Config& config, queue::JetStream js) : config_(config), js_(std::move(js)) {}
+Worker::Worker(const Config& config, queue::JetStream js, WorkerMetrics& metrics)
+    : config_(config), js_(std::move(js)), metrics_(metrics) {}
 
 void Worker::stop() {
     stop_.request_stop();
@@ -54,7 +55,7 @@ void Worker::run() {
              queue::worker_consumer(config_.queue) + ")");
 
     InProgressTicker ticker(config_.ack_wait / 3);
-    CallHandler handler(config_, js_, handles->records, ticker, stop_);
+    CallHandler handler(config_, js_, handles->records, ticker, stop_, metrics_);
     {
         std::lock_guard lock(mutex_);
         idle_ = config_.max_inflight;

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "jetstream.h"
+#include "metrics.h"
 #include "stop_flag.h"
 #include "worker_setup.h"
 
@@ -17,7 +18,8 @@ namespace faas::queue_worker {
 
 class Worker {
   public:
-    Worker(const Config& config, queue::JetStream js);
+    /// `metrics` must outlive the worker.
+    Worker(const Config& config, queue::JetStream js, WorkerMetrics& metrics);
 
     /// Runs until stop(). Throws QueueError when NATS refuses the queue's definitions.
     void run();
@@ -31,6 +33,7 @@ class Worker {
 
     const Config config_;
     queue::JetStream js_;
+    WorkerMetrics& metrics_;
     StopFlag stop_;
 
     std::mutex mutex_;

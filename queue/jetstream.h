@@ -1,10 +1,12 @@
 // A small RAII wrapper over the NATS C client's JetStream API: a connection, streams with
-// de-duplicating publish, durable pull consumers and key-value buckets. Failures are
-// exceptions carrying the client's own text; no NATS type appears in this header.
+// de-duplicating publish, durable pull consumers and key-value buckets, and read-only looks at
+// what a stream and its consumers hold (for metrics). Failures are exceptions carrying the
+// client's own text; no NATS type appears in this header.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -24,6 +26,13 @@ class QueueError : public std::runtime_error {
 /// NATS cannot be reached or did not answer in time: nothing was stored, try again later
 /// (the gateway's 503). The text is the client's, e.g. "nats: No server available for connect".
 class QueueUnavailable : public QueueError {
+  public:
+    using QueueError::QueueError;
+};
+
+/// The stream named does not exist (yet): a QueueError, told apart for readers that treat a
+/// stream nobody has made as empty.
+class NoSuchStream : public QueueError {
   public:
     using QueueError::QueueError;
 };
@@ -85,6 +94,25 @@ struct ConsumerConfig {
     /// past it stays in the stream undelivered, so dead-letter before it is reached.
     int max_deliver = -1;
     int max_ack_pending = 1000;  ///< Delivered but unacknowledged messages at most, all fetchers.
+};
+
+/// A durable consumer's progress, as the server reports it.
+struct ConsumerState {
+    std::string name;
+    std::string filter_subject;
+    std::uint64_t pending = 0;      ///< Stored messages it has not delivered yet.
+    std::uint64_t ack_pending = 0;  ///< Delivered and not acknowledged yet.
+    std::uint64_t redelivered = 0;  ///< Of ack_pending, those delivered more than once.
+    /// Every message of the stream up to this sequence is acknowledged (0: none yet).
+    std::uint64_t ack_floor_sequence = 0;
+};
+
+/// A message read back from a stream, where it stays.
+struct StoredMessage {
+    std::string subject;
+    std::uint64_t sequence = 0;
+    std::chrono::system_clock::time_point stored_at;
+    std::string data;
 };
 
 /// Extra NATS headers for publish() (the message id is set by publish itself).
@@ -182,8 +210,31 @@ class JetStream {
     /// Creates the stream, or updates it to `config` (some changes, e.g. storage or retention,
     /// the server refuses: QueueError).
     void ensure_stream(const StreamConfig& config);
-    /// Throws QueueError when there is no such stream.
+    /// Throws NoSuchStream when there is no such stream.
     StreamState stream_state(const std::string& stream);
+    /// How many messages each subject of `stream` matching `filter` (wildcards allowed) holds;
+    /// subjects without messages are absent. Throws NoSuchStream when there is no such stream.
+    std::map<std::string, std::uint64_t> subject_counts(
+        const std::string& stream, const std::string& filter,
+        std::chrono::milliseconds timeout = std::chrono::seconds(5));
+    /// Every durable consumer of `stream` (NoSuchStream when there is no such stream).
+    std::vector<ConsumerState> consumers(
+        const std::string& stream, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+    /// nullopt when `stream` has no consumer `name`.
+    std::optional<ConsumerState> consumer_state(
+        const std::string& stream, const std::string& name,
+        std::chrono::milliseconds timeout = std::chrono::seconds(5));
+    /// The message stored at `sequence`; nullopt when there is none (never stored, deleted, or
+    /// acknowledged from a work queue). NoSuchStream when there is no such stream (also below).
+    std::optional<StoredMessage> message(
+        const std::string& stream, std::uint64_t sequence,
+        std::chrono::milliseconds timeout = std::chrono::seconds(5));
+    /// The first message on `subject` (no wildcards needed, but allowed) at `sequence` or after
+    /// it; nullopt when there is none.
+    std::optional<StoredMessage> next_message(
+        const std::string& stream, const std::string& subject, std::uint64_t sequence = 1,
+        std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
     /// Removes one message (a queued call cancelled); false when it is not there (any more).
     bool delete_message(const std::string& stream, std::uint64_t sequence);
 

@@ -32,6 +32,9 @@ AsyncSetup make_async(const Config& config, FunctionProvider& provider) {
             local.worker_environment = {
                 {"call_record_ttl", format_duration(config.call_record_ttl)},
                 {"max_async_bytes", std::to_string(config.max_async_bytes)},
+                // Its own metrics endpoint would take a fixed port on this host; the gateway's
+                // /metrics shows the queue.
+                {"metrics_port", "0"},
             };
             setup.local = std::make_unique<LocalQueue>(std::move(local));
             url = setup.local->nats_url();
@@ -51,6 +54,7 @@ AsyncSetup make_async(const Config& config, FunctionProvider& provider) {
         return setup;
     }
     queue_options.nats_url = url;
+    setup.queue_metrics = std::make_unique<QueueMetrics>(QueueMetricsOptions{url});
     setup.calls = std::make_unique<AsyncCalls>(
         provider, std::make_unique<CallQueue>(std::move(queue_options)), "", options);
     setup.description = "Asynchronous calls: queued on " + url +

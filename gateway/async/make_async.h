@@ -1,6 +1,7 @@
 // Chooses how the gateway queues asynchronous calls, from its settings: NATS at nats_url; or,
 // on the local provider without one, nats-server and a queue worker it starts itself; or
-// nothing, with the reason every async route then answers (503).
+// nothing, with the reason every async route then answers (503). With a queue, its gauges join
+// the gateway's /metrics.
 #pragma once
 
 #include <memory>
@@ -8,6 +9,7 @@
 
 #include "async/async_calls.h"
 #include "async/local_queue.h"
+#include "async/queue_metrics.h"
 #include "config.h"
 #include "provider/function_provider.h"
 
@@ -16,7 +18,9 @@ namespace faas::gateway {
 struct AsyncSetup {
     std::unique_ptr<AsyncCalls> calls;  ///< Null when async_calls=false.
     std::unique_ptr<LocalQueue> local;  ///< Started by the caller once the gateway listens.
-    std::string description;            ///< One line for the start-up log.
+    /// Reads the queue for /metrics while it lives; null without a queue.
+    std::unique_ptr<QueueMetrics> queue_metrics;
+    std::string description;  ///< One line for the start-up log.
 };
 
 AsyncSetup make_async(const Config& config, FunctionProvider& provider);

@@ -43,6 +43,7 @@ TEST_CASE("defaults") {
     CHECK(config.call_record_ttl == 24h);
     CHECK(config.max_async_bytes == 1ULL << 20);
     CHECK(config.max_response_bytes == 64ULL << 20);
+    CHECK(config.metrics_port == 8081);
 }
 
 TEST_CASE("values are read, and blank ones keep the default") {
@@ -60,7 +61,8 @@ TEST_CASE("values are read, and blank ones keep the default") {
                                     {"max_callback_attempts", "2"},
                                     {"call_record_ttl", "1h"},
                                     {"max_async_bytes", "4Mi"},
-                                    {"max_response_bytes", ""}}));
+                                    {"max_response_bytes", ""},
+                                    {"metrics_port", "9102"}}));
     CHECK(config.nats_url == "nats://10.0.0.1:4222,nats://10.0.0.2:4222");
     CHECK(config.gateway_url == "http://gateway:8080");  // No trailing '/': paths follow it.
     CHECK(config.queue == "slow_jobs-1");
@@ -75,6 +77,8 @@ TEST_CASE("values are read, and blank ones keep the default") {
     CHECK(config.call_record_ttl == 1h);
     CHECK(config.max_async_bytes == 4ULL << 20);
     CHECK(config.max_response_bytes == 64ULL << 20);
+    CHECK(config.metrics_port == 9102);
+    CHECK(read_config(MapEnv(Settings{{"metrics_port", "0"}})).metrics_port == 0);  // Off.
     CHECK(read_config(MapEnv(Settings{{"queue", ""}})).queue == faas::queue::kDefaultQueue);
 }
 
@@ -111,6 +115,9 @@ TEST_CASE("a bad value is blamed on its variable") {
         {"max_async_bytes", "65Mi"},
         {"max_async_bytes", "lots"},
         {"max_response_bytes", "0"},
+        {"metrics_port", "-1"},
+        {"metrics_port", "65536"},
+        {"metrics_port", "http"},
     };
     for (const auto& row : bad)
         CHECK_MESSAGE(blamed(row.name, row.value) == row.name, row.name, "=", row.value);
@@ -129,7 +136,7 @@ TEST_CASE("the start-up line shows every setting but no password") {
           "gateway_url=http://***@gateway:8080", "max_inflight=8", "ack_wait=30s",
           "upstream_timeout=300s", "max_retry_attempts=", "initial_retry_wait=", "max_retry_wait=",
           "retry_http_codes=429,502,503,504", "max_callback_attempts=5", "call_record_ttl=86400s",
-          "max_async_bytes=1048576", "max_response_bytes="})
+          "max_async_bytes=1048576", "max_response_bytes=", "metrics_port=8081"})
         CHECK_MESSAGE(line.find(name) != std::string::npos, name, " in ", line);
     CHECK(line.find("s3cret") == std::string::npos);
     CHECK(line.find("pw@") == std::string::npos);

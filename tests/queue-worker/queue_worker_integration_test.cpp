@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "call_message.h"
 #include "call_record.h"
@@ -74,10 +75,15 @@ struct Harness {
     explicit Harness(FakeHttpServer::Handler function,
                      std::map<std::string, std::string> extra = {})
         : gateway(std::move(function)) {
-        settings = {{"nats_url", nats.url()},    {"gateway_url", gateway.url()},
-                    {"queue", kQueue},           {"ack_wait", "2s"},
-                    {"upstream_timeout", "30s"}, {"initial_retry_wait", "100ms"},
-                    {"max_retry_wait", "1s"}};
+        settings = {{"nats_url", nats.url()},
+                    {"gateway_url", gateway.url()},
+                    {"queue", kQueue},
+                    {"ack_wait", "2s"},
+                    {"upstream_timeout", "30s"},
+                    {"initial_retry_wait", "100ms"},
+                    {"max_retry_wait", "1s"},
+                    // No metrics endpoint unless a test asks: 8081 is not ours to take.
+                    {"metrics_port", "0"}};
         for (auto& [name, value] : extra) settings[name] = value;
     }
 
@@ -139,6 +145,15 @@ struct Harness {
 void answer(httplib::Response& response, int status, const std::string& body) {
     response.status = status;
     response.set_content(body, "text/plain");
+}
+
+/// GET /metrics of a worker on 127.0.0.1:`port`; "" when it does not answer 200.
+std::string scrape(int port) {
+    httplib::Client client("127.0.0.1", port);
+    client.set_connection_timeout(2);
+    client.set_read_timeout(2);
+    auto res = client.Get("/metrics");
+    return res && res->status == 200 ? res->body : "";
 }
 
 }  // namespace
@@ -373,7 +388,8 @@ TEST_CASE("a worker started before NATS waits for it, then takes calls") {
     TestProcess worker({FAAS_QUEUE_WORKER_PATH},
                        {{"nats_url", "nats://127.0.0.1:" + std::to_string(port)},
                         {"gateway_url", gateway.url()},
-                        {"queue", kQueue}});
+                        {"queue", kQueue},
+                        {"metrics_port", "0"}});
     REQUIRE(wait_until(
         [&] { return worker.output().find("Waiting for NATS") != std::string::npos; }, 10s));
     CHECK(worker.running());
@@ -400,4 +416,66 @@ TEST_CASE("a worker started before NATS waits for it, then takes calls") {
             return text && record_from_json(*text).state == CallState::kSucceeded;
         },
         5s));
+}
+
+TEST_CASE("the worker's /metrics counts calls by outcome, retries, callbacks and durations") {
+    const int metrics_port = faas::test::free_port();
+    Harness h(
+        [](const httplib::Request& request, httplib::Response& response, int) {
+            const bool flaky = request.path.starts_with("/function/flaky");
+            answer(response, flaky ? 503 : 200, flaky ? "busy" : "ok");
+        },
+        {{"max_retry_attempts", "2"}, {"metrics_port", std::to_string(metrics_port)}});
+    auto worker = h.start_worker();
+    REQUIRE(worker->output().find("Metrics listening on port: " + std::to_string(metrics_port)) !=
+            std::string::npos);
+    const std::string before = scrape(metrics_port);
+    CHECK(before.find("queue_worker_inflight 0\n") != std::string::npos);
+    CHECK(before.find("queue_worker_calls_total{") == std::string::npos);
+
+    h.enqueue(h.message("call-metrics-ok"));
+    CallMessage flaky = h.message("call-metrics-dead");
+    flaky.function = "flaky";
+    h.enqueue(flaky);
+    h.enqueue(h.message("call-metrics-cancelled"), CallState::kCancelled);
+    REQUIRE_MESSAGE(h.reaches("call-metrics-dead", CallState::kDeadLettered), worker->output());
+    REQUIRE(h.reaches("call-metrics-ok", CallState::kSucceeded));
+    REQUIRE(wait_until([&] { return h.queued_messages() == 0; }, 10s));
+
+    const std::vector<std::string> expected = {
+        R"(queue_worker_calls_total{function="echo",outcome="succeeded"} 1)",
+        R"(queue_worker_calls_total{function="flaky",outcome="dead_lettered"} 1)",
+        R"(queue_worker_calls_total{function="echo",outcome="cancelled"} 1)",
+        R"(queue_worker_retries_total{function="flaky"} 1)",
+        R"(queue_worker_callbacks_total{result="delivered"} 2)",
+        R"(queue_worker_callbacks_total{result="failed"} 0)",
+        "queue_worker_call_duration_seconds_count 3",
+        "queue_worker_inflight 0",
+    };
+    std::string text;
+    const bool counted = wait_until(
+        [&] {
+            text = scrape(metrics_port);
+            for (const auto& line : expected)
+                if (text.find(line + "\n") == std::string::npos) return false;
+            return true;
+        },
+        10s);
+    for (const auto& line : expected)
+        CHECK_MESSAGE(text.find(line + "\n") != std::string::npos, line, " in:\n", text);
+    CHECK(counted);
+}
+
+TEST_CASE("a metrics_port already taken: the worker says so and exits non-zero") {
+    TempDir store;
+    NatsServer nats(store.path());
+    FakeHttpServer taken([](const httplib::Request&, httplib::Response& response, int) {
+        answer(response, 200, "ok");
+    });
+    const std::string port = taken.url().substr(taken.url().rfind(':') + 1);
+    TestProcess worker({FAAS_QUEUE_WORKER_PATH},
+                       {{"nats_url", nats.url()}, {"queue", kQueue}, {"metrics_port", port}});
+    const auto code = worker.wait_exit(10s);
+    CHECK_MESSAGE(code == std::optional<int>(1), worker.output());
+    CHECK(worker.output().find("Cannot listen on metrics_port " + port) != std::string::npos);
 }

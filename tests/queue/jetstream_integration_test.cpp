@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -349,6 +350,103 @@ TEST_CASE("stream_state reports depth and the oldest message's time") {
     CHECK(state.last_sequence == 2);
     REQUIRE(state.first_time);
     CHECK(std::chrono::system_clock::now() - *state.first_time < 1min);
+}
+
+TEST_CASE("subject_counts: messages per subject matching a filter") {
+    Fixture f;
+    CHECK(f.js.subject_counts("CALLS", "calls.>").empty());
+    f.js.publish("calls.default", "1", "call-c1", kPublishTimeout);
+    f.js.publish("calls.default", "2", "call-c2", kPublishTimeout);
+    f.js.publish("calls.other", "3", "call-c3", kPublishTimeout);
+    auto counts = f.js.subject_counts("CALLS", "calls.>");
+    CHECK(counts == std::map<std::string, std::uint64_t>{{"calls.default", 2}, {"calls.other", 1}});
+    CHECK(f.js.subject_counts("CALLS", "calls.other") ==
+          std::map<std::string, std::uint64_t>{{"calls.other", 1}});
+    CHECK_THROWS_AS(f.js.subject_counts("NO-SUCH-STREAM", ">"), NoSuchStream);
+}
+
+TEST_CASE("consumers and consumer_state: pending, ack pending and the ack floor") {
+    Fixture f;
+    CHECK(f.js.consumers("CALLS").empty());
+    CHECK_FALSE(f.js.consumer_state("CALLS", "worker"));
+    for (int i = 1; i <= 3; ++i)
+        f.js.publish("calls.default", "m", "call-p" + std::to_string(i), kPublishTimeout);
+    PullConsumer consumer = f.consumer();
+
+    auto all = f.js.consumers("CALLS");
+    REQUIRE(all.size() == 1);
+    CHECK(all[0].name == "worker");
+    CHECK(all[0].filter_subject == "calls.default");
+    CHECK(all[0].pending == 3);
+    CHECK(all[0].ack_pending == 0);
+
+    auto batch = consumer.fetch(2, 2s);
+    REQUIRE(batch.size() == 2);
+    batch[0].ack();
+    batch[1].nak();  // Back to the consumer, to be delivered again (still unacknowledged).
+    REQUIRE(wait_until(
+        [&] {
+            auto state = f.js.consumer_state("CALLS", "worker");
+            return state && state->ack_floor_sequence == 1;
+        },
+        5s));
+    auto state = f.js.consumer_state("CALLS", "worker");
+    REQUIRE(state);
+    // Message 2 waits for redelivery (ack pending), message 3 for its first delivery.
+    CHECK(state->pending + state->ack_pending == 2);
+    CHECK(f.js.consumers("CALLS").size() == 1);
+    CHECK_THROWS_AS(f.js.consumers("NO-SUCH-STREAM"), NoSuchStream);
+    CHECK_THROWS_AS(f.js.stream_state("NO-SUCH-STREAM"), NoSuchStream);
+}
+
+TEST_CASE("message and next_message read stored messages without taking them") {
+    Fixture f;
+    f.js.publish("calls.a", "a-1", "call-n1", kPublishTimeout);
+    f.js.publish("calls.b", "b-1", "call-n2", kPublishTimeout);
+    f.js.publish("calls.a", "a-2", "call-n3", kPublishTimeout);
+
+    auto second = f.js.message("CALLS", 2);
+    REQUIRE(second);
+    CHECK(second->subject == "calls.b");
+    CHECK(second->sequence == 2);
+    CHECK(second->data == "b-1");
+    CHECK(std::chrono::system_clock::now() - second->stored_at < 1min);
+    CHECK_FALSE(f.js.message("CALLS", 99));
+
+    auto first_a = f.js.next_message("CALLS", "calls.a");
+    REQUIRE(first_a);
+    CHECK(first_a->sequence == 1);
+    CHECK(first_a->data == "a-1");
+    auto next_a = f.js.next_message("CALLS", "calls.a", 2);
+    REQUIRE(next_a);
+    CHECK(next_a->sequence == 3);
+    CHECK(next_a->data == "a-2");
+    CHECK(next_a->stored_at >= first_a->stored_at);
+    CHECK_FALSE(f.js.next_message("CALLS", "calls.a", 4));
+    CHECK_FALSE(f.js.next_message("CALLS", "calls.none"));
+
+    // Once the oldest is gone (taken from the work queue), the next one is the oldest.
+    CHECK(f.js.delete_message("CALLS", 1));
+    auto oldest_a = f.js.next_message("CALLS", "calls.a");
+    REQUIRE(oldest_a);
+    CHECK(oldest_a->sequence == 3);
+    // Nothing was consumed by reading.
+    CHECK(f.js.stream_state("CALLS").messages == 2);
+    CHECK_THROWS_AS(f.js.next_message("NO-SUCH-STREAM", "calls.a"), NoSuchStream);
+    CHECK_THROWS_AS(f.js.message("NO-SUCH-STREAM", 1), NoSuchStream);
+}
+
+TEST_CASE("the read-only looks fail promptly with QueueUnavailable while the server is down") {
+    Fixture f;
+    f.server.stop(SIGKILL);
+    REQUIRE(wait_until([&] { return !f.js.connected(); }, 5s));
+    const auto start = Clock::now();
+    CHECK_THROWS_AS(f.js.subject_counts("CALLS", ">"), QueueUnavailable);
+    CHECK_THROWS_AS(f.js.consumers("CALLS"), QueueUnavailable);
+    CHECK_THROWS_AS(f.js.consumer_state("CALLS", "worker"), QueueUnavailable);
+    CHECK_THROWS_AS(f.js.message("CALLS", 1), QueueUnavailable);
+    CHECK_THROWS_AS(f.js.next_message("CALLS", "calls.a"), QueueUnavailable);
+    CHECK(seconds_since(start) < 1.0);
 }
 
 TEST_CASE("a key-value bucket: put, get, erase, keys") {

@@ -56,6 +56,7 @@ TEST_CASE("the local provider with both programs starts them itself, on first us
     REQUIRE(setup.calls);
     REQUIRE(setup.local);
     CHECK(setup.local->nats_url().rfind("nats://127.0.0.1:", 0) == 0);
+    CHECK(setup.queue_metrics);  // Reading the local NATS once it is up.
     CHECK(setup.description.find("started here on the first asynchronous call") !=
           std::string::npos);
 }
@@ -67,9 +68,22 @@ TEST_CASE("the Swarm without nats_url, and async_calls=false") {
     auto swarm = make_async(config, provider);
     REQUIRE(swarm.calls);
     CHECK(unavailable_reason(*swarm.calls).find("set nats_url") != std::string::npos);
+    CHECK_FALSE(swarm.queue_metrics);  // No queue, no queue gauges.
 
     config.async_calls = false;
     auto off = make_async(config, provider);
     CHECK_FALSE(off.calls);
+    CHECK_FALSE(off.queue_metrics);
     CHECK(off.description == "Asynchronous calls: off (async_calls=false)");
+}
+
+TEST_CASE("with nats_url the queue's gauges are read from it, never blocking the set-up") {
+    Config config;
+    config.provider = ProviderKind::kSwarm;
+    config.nats_url = "nats://127.0.0.1:1";  // Nobody there: readings fail, up 0.
+    FakeProvider provider;
+    auto setup = make_async(config, provider);
+    REQUIRE(setup.calls);
+    REQUIRE(setup.queue_metrics);
+    CHECK(setup.description == "Asynchronous calls: queued on nats://127.0.0.1:1");
 }

@@ -1,14 +1,19 @@
 // Asynchronous calls end to end on the local provider: the real gateway starts the real
 // nats-server and queue worker itself, a call to /async-function is stored, made by the worker
-// through the gateway, and its result posted to a callback server run by the test.
+// through the gateway, and its result posted to a callback server run by the test. Also: NATS
+// killed with calls queued, and a NATS the test runs (nats_url) going down.
 #include <doctest/doctest.h>
+#include <signal.h>
 
 #include <atomic>
+#include <cstdio>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
 #include "integration/gateway_fixture.h"
+#include "nats_server.h"
 #include "support/wait.h"
 
 using namespace faas::test;
@@ -90,6 +95,14 @@ TEST_CASE("an asynchronous call is stored, made by the queue worker and its resu
     CHECK(record["attempts"] == 1);
     CHECK(record["statusCode"] == 200);
     CHECK(record["function"] == "echo");
+    // The queue's gauges are on the gateway's /metrics (read every 5 s).
+    CHECK(wait_until(
+        [&] {
+            std::this_thread::sleep_for(100ms);
+            return gateway.metrics().find(R"(gateway_queue_depth{queue="faas-request"} 0)") !=
+                   std::string::npos;
+        },
+        15s));
     // The gateway started both, once, and says so.
     CHECK(gateway.process().output().find("Starting nats-server on nats://127.0.0.1:") !=
           std::string::npos);
@@ -134,4 +147,107 @@ TEST_CASE("the same call id sent twice is stored and made once") {
     REQUIRE(wait_until([&] { return !callbacks.received().empty(); }, 30s));
     std::this_thread::sleep_for(2s);  // a second call would have come by now
     CHECK(callbacks.received().size() == 1);
+}
+
+namespace {
+
+/// The pid of the nats-server the gateway started with its store under `state_dir`, or 0.
+pid_t local_nats_server(const std::string& state_dir) {
+    const std::string command = "pgrep -f -- '-sd " + state_dir + "/nats$'";
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (pipe == nullptr) return 0;
+    long pid = 0;
+    if (std::fscanf(pipe, "%ld", &pid) != 1) pid = 0;
+    ::pclose(pipe);
+    return static_cast<pid_t>(pid);
+}
+
+/// The call's record status, or "" while the record cannot be read (NATS away).
+std::string call_status(httplib::Client& http, const std::string& call_id) {
+    auto record = http.Get("/system/calls/" + call_id);
+    if (!record || record->status != 200) return "";
+    return nlohmann::json::parse(record->body).value("status", "");
+}
+
+}  // namespace
+
+TEST_CASE("nats-server killed with calls queued: every call is made once it is back") {
+    CallbackServer callbacks;
+    // A short ack_wait (the queue worker inherits the gateway's environment) so that the calls
+    // in flight when NATS died are delivered again within seconds.
+    GatewayFixture gateway(GatewayEnv{{"ack_wait", "3s"}});
+    TempDir scripts;
+    gateway.deploy_ready("slow", write_script(scripts, "slow.sh", "sleep 0.2\ncat\n"));
+    auto http = gateway.client(20s);
+    constexpr int kCalls = 30;
+    std::vector<std::string> ids;
+    for (int i = 0; i < kCalls; ++i) {
+        auto queued = http.Post("/async-function/slow", {{"X-Callback-Url", callbacks.url()}},
+                                "call " + std::to_string(i), "text/plain");
+        REQUIRE(queued);
+        REQUIRE(queued->status == 202);
+        ids.push_back(queued->get_header_value("X-Call-Id"));
+    }
+    // Some calls made, most still queued: then NATS dies without a chance to tidy up.
+    REQUIRE_MESSAGE(wait_until([&] { return !callbacks.received().empty(); }, 30s),
+                    gateway.process().output());
+    const pid_t nats = local_nats_server(gateway.state_dir());
+    REQUIRE(nats > 0);
+    const auto made_before = callbacks.received().size();
+    CHECK(made_before < static_cast<std::size_t>(kCalls));
+    REQUIRE(::kill(nats, SIGKILL) == 0);
+
+    // The gateway starts it again on the same store; every call ends succeeded.
+    std::string unfinished;
+    bool all_done = wait_until(
+        [&] {
+            std::this_thread::sleep_for(250ms);
+            unfinished.clear();
+            for (const auto& id : ids)
+                if (call_status(http, id) != "succeeded") unfinished += id + " ";
+            return unfinished.empty();
+        },
+        60s);
+    CHECK_MESSAGE(all_done, "not succeeded: " << unfinished << "\n" << gateway.process().output());
+    CHECK(local_nats_server(gateway.state_dir()) != nats);
+    // At least once: every call called back (a call in flight when NATS died may be twice).
+    REQUIRE(wait_until([&] { return callbacks.received().size() >= kCalls; }, 20s));
+    std::set<std::string> called_back;
+    for (const auto& callback : callbacks.received())
+        called_back.insert(header(callback.headers, "X-Call-Id"));
+    for (const auto& id : ids) CHECK_MESSAGE(called_back.count(id) == 1, id);
+    MESSAGE(made_before << " of " << kCalls << " calls made before nats-server was killed, "
+                        << callbacks.received().size() << " callbacks in all");
+}
+
+TEST_CASE("NATS down: 503 saying so, nothing accepted, and 202 again once it is back") {
+    TempDir store;
+    NatsServer nats(store.path() + "/nats");
+    GatewayFixture gateway(GatewayEnv{{"nats_url", nats.url()}});
+    gateway.deploy_ready("echo", "cat");
+    auto http = gateway.client(20s);
+    auto queued = http.Post("/async-function/echo", "before", "text/plain");
+    REQUIRE(queued);
+    CHECK(queued->status == 202);
+    const std::string before = queued->get_header_value("X-Call-Id");
+
+    nats.stop();
+    auto refused =
+        http.Post("/async-function/echo", {{"X-Call-Id", "while-down-1"}}, "lost?", "text/plain");
+    REQUIRE(refused);
+    CHECK(refused->status == 503);
+    CHECK(refused->body.find("queue") != std::string::npos);
+    CHECK(http.Get("/system/calls/" + before)->status == 503);
+
+    nats.start();
+    REQUIRE(wait_until(
+        [&] {
+            std::this_thread::sleep_for(200ms);
+            auto again = http.Post("/async-function/echo", "after", "text/plain");
+            return again && again->status == 202;
+        },
+        20s));
+    // The refused call was never stored; the one before was.
+    REQUIRE(wait_until([&] { return http.Get("/system/calls/" + before)->status == 200; }, 10s));
+    CHECK(http.Get("/system/calls/while-down-1")->status == 404);
 }
