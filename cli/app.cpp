@@ -123,8 +123,27 @@ const std::vector<Command> kCommands = {
       {"query", 0, true, true, "query parameter KEY=VALUE (repeatable)"},
       {"method", 'm', true, false, "HTTP method (default POST)"},
       {"content-type", 0, true, false, "Content-Type of the body (default text/plain)"},
-      {"verbose", 'v', false, false, "print the status line and headers to stderr"}},
+      {"verbose", 'v', false, false, "print the status line and headers to stderr"},
+      {"async", 'a', false, false, "queue the call; print its id (follow: faas calls get ID)"},
+      {"callback-url", 0, true, false, "with --async: POST the result to this http(s) URL"},
+      {"call-id", 0, true, false, "with --async: the call's id; a retry with it is queued once"},
+      {"keep-result", 0, false, false, "with --async: keep the function's answer in the record"}},
      run_invoke},
+    {"calls get",
+     "ID",
+     "show an asynchronous call: status, attempts, timings, kept result",
+     {},
+     run_calls_get},
+    {"calls list",
+     "",
+     "list asynchronous calls, newest first",
+     {{"function", 0, true, false, "only this function's calls"},
+      {"status", 0, true, false,
+       "only calls in this status: queued, running, succeeded, failed, dead-lettered, "
+       "cancelled"},
+      {"limit", 0, true, false, "at most N calls (default 100)"}},
+     run_calls_list},
+    {"calls cancel", "ID", "cancel an asynchronous call still queued", {}, run_calls_cancel},
     {"list",
      "",
      "list the deployed functions",
@@ -202,6 +221,30 @@ std::pair<const Command*, size_t> find_command(std::span<const std::string> word
     return {nullptr, 0};
 }
 
+/// The commands named "`group` ...": get, list and cancel for "calls". Empty for a word that
+/// is no group.
+std::vector<const Command*> group_commands(std::string_view group) {
+    std::vector<const Command*> found;
+    for (const auto& command : kCommands)
+        if (command.name.size() > group.size() && command.name.starts_with(group) &&
+            command.name[group.size()] == ' ')
+            found.push_back(&command);
+    return found;
+}
+
+void print_group_help(std::ostream& out, std::string_view group,
+                      const std::vector<const Command*>& members) {
+    out << "Usage: faas " << group << " COMMAND [ARGS] [FLAGS]\n\nCommands:\n";
+    for (const auto* command : members) {
+        std::string left(command->name);
+        if (!command->usage.empty()) left += " " + std::string(command->usage);
+        out << "  " << left;
+        for (size_t width = left.size(); width < 20; ++width) out << ' ';
+        out << ' ' << command->summary << '\n';
+    }
+    out << "\n`faas " << group << " COMMAND --help` for its flags.\n";
+}
+
 void print_flag(std::ostream& out, const FlagSpec& flag) {
     std::string left = flag.short_name ? std::string("-") + flag.short_name + ", " : "    ";
     left += "--" + std::string(flag.name);
@@ -244,6 +287,12 @@ int run_help(Context& ctx, const ParsedArgs& args) {
         return 0;
     }
     auto [command, used] = find_command(words);
+    if (!command && words.size() == 1) {
+        if (const auto members = group_commands(words[0]); !members.empty()) {
+            print_group_help(ctx.out, words[0], members);
+            return 0;
+        }
+    }
     if (!command || used != words.size())
         throw UsageError("unknown command '" + join_words(words) + "'");
     print_command_help(ctx.out, *command);
@@ -254,8 +303,9 @@ int run_help(Context& ctx, const ParsedArgs& args) {
 int run_completion(Context& ctx, const ParsedArgs& args) {
     const auto& words = args.positionals();
     if (words.size() != 1 || words[0] != "bash") throw UsageError("usage: faas completion bash");
-    std::string top, groups;
-    std::string cases;
+    std::string top, cases;
+    // A group's subcommands on one line: bash runs only the first `case` branch that matches.
+    std::vector<std::pair<std::string, std::string>> group_subs;
     for (const auto& command : kCommands) {
         const std::string name(command.name);
         const auto space = name.find(' ');
@@ -264,10 +314,17 @@ int run_completion(Context& ctx, const ParsedArgs& args) {
         std::string flags;
         for (const auto& flag : command.flags) flags += "--" + std::string(flag.name) + " ";
         for (const auto& flag : global_flags()) flags += "--" + std::string(flag.name) + " ";
-        if (space != std::string::npos)
-            groups += "      " + first + ") subs+=\"" + name.substr(space + 1) + " \" ;;\n";
+        if (space != std::string::npos) {
+            auto group = std::find_if(group_subs.begin(), group_subs.end(),
+                                      [&](const auto& known) { return known.first == first; });
+            if (group == group_subs.end()) group = group_subs.insert(group, {first, ""});
+            group->second += name.substr(space + 1) + " ";
+        }
         cases += "    \"" + name + "\") flags=\"" + flags + "\" ;;\n";
     }
+    std::string groups;
+    for (const auto& [group, subs] : group_subs)
+        groups += "      " + group + ") subs=\"" + subs + "\" ;;\n";
     ctx.out << "# bash completion for faas: source <(faas completion bash)\n"
                "_faas() {\n"
                "  local cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[1]} sub=${COMP_WORDS[2]} "
@@ -311,8 +368,22 @@ int run(Context& ctx, std::span<const std::string> words) {
         if (words[0] == "--version") words = kVersionWords;
         size_t used = 0;
         std::tie(command, used) = find_command(words);
-        if (!command)
+        if (!command) {
+            // "faas calls", "faas calls --help": the group's commands.
+            if (const auto members = group_commands(words[0]); !members.empty()) {
+                if (words.size() == 1) {
+                    print_group_help(ctx.out, words[0], members);
+                    return kExitUsage;
+                }
+                if (words[1] == "--help" || words[1] == "-h") {
+                    print_group_help(ctx.out, words[0], members);
+                    return 0;
+                }
+                throw UsageError("unknown command '" + words[0] + " " + words[1] + "' (faas " +
+                                 words[0] + " --help lists them)");
+            }
             throw UsageError("unknown command '" + words[0] + "' (faas --help lists them)");
+        }
         std::vector<FlagSpec> specs(command->flags.begin(), command->flags.end());
         const auto globals = global_flags();
         specs.insert(specs.end(), globals.begin(), globals.end());

@@ -48,11 +48,16 @@ int run_builds_get(Context& ctx, const ParsedArgs& args);
 int run_builds_logs(Context& ctx, const ParsedArgs& args);
 int run_builds_cancel(Context& ctx, const ParsedArgs& args);
 
-// commands/function_commands.cpp: calling and watching functions
+// commands/function_commands.cpp: calling (invoke --async too) and watching functions
 int run_invoke(Context& ctx, const ParsedArgs& args);
 int run_list(Context& ctx, const ParsedArgs& args);
 int run_describe(Context& ctx, const ParsedArgs& args);
 int run_logs(Context& ctx, const ParsedArgs& args);
+
+// commands/call_commands.cpp: records of asynchronous calls (invoke --async)
+int run_calls_get(Context& ctx, const ParsedArgs& args);
+int run_calls_list(Context& ctx, const ParsedArgs& args);
+int run_calls_cancel(Context& ctx, const ParsedArgs& args);
 
 // commands/secret_commands.cpp
 int run_secret_create(Context& ctx, const ParsedArgs& args);

@@ -1,10 +1,12 @@
-// invoke, list, describe, logs: calling deployed functions and looking at them.
+// invoke (and invoke --async), list, describe, logs: calling deployed functions and looking at
+// them.
 #include <algorithm>
 #include <cctype>
 #include <iterator>
 #include <ostream>
 #include <sstream>
 
+#include "calls.h"
 #include "cli_error.h"
 #include "commands.h"
 #include "deployment.h"
@@ -124,18 +126,47 @@ void print_log_line(std::ostream& out, std::string_view line, bool raw) {
         << string_field(entry, "instance") << ") " << text << '\n';
 }
 
+/// After `invoke --async`: the call id alone on stdout (id=$(faas invoke f --async) works) and
+/// how to follow it on stderr.
+void report_queued_call(Context& ctx, const ParsedArgs& args, const std::string& name,
+                        const HttpResponse& response) {
+    std::string id;
+    if (const auto it = response.headers.find("x-call-id"); it != response.headers.end())
+        id = it->second;
+    if (id.empty()) id = args.value("call-id").value_or("");
+    if (id.empty())
+        throw CliError("the gateway queued the call to " + name + " (" +
+                       std::to_string(response.status) + ") but sent no X-Call-Id");
+    ctx.out << id << '\n';
+    ctx.out.flush();
+    std::string follow = "faas calls get " + id;
+    if (const auto gateway = args.value("gateway")) follow += " -g " + *gateway;
+    ctx.err << "Function submitted asynchronously: call " << id << " to " << name << " is queued ("
+            << follow << ")\n";
+}
+
 }  // namespace
 
 int run_invoke(Context& ctx, const ParsedArgs& args) {
     const std::string name = the_function_name(args, "invoke");
+    const bool async = args.flag("async");
+    if (!async) {
+        for (const char* flag : {"callback-url", "call-id", "keep-result"})
+            if (args.has(flag)) throw UsageError("--" + std::string(flag) + " needs --async");
+    }
     std::string method = args.value("method").value_or("POST");
     std::transform(method.begin(), method.end(), method.begin(),
                    [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
     if (method.empty() ||
         method.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ-") != std::string::npos)
         throw UsageError("--method takes an HTTP method such as GET or POST, not '" + method + "'");
+    if (async && method != "POST")
+        throw UsageError(
+            "--async calls are POST (the gateway queues POST /async-function/NAME), "
+            "not " +
+            method);
 
-    std::string target = "/function/" + percent_encode(name);
+    std::string target = (async ? "/async-function/" : "/function/") + percent_encode(name);
     if (auto ns = args.value("namespace"); ns && !ns->empty()) target += "." + percent_encode(*ns);
     std::string query;
     for (const auto& word : args.values("query")) {
@@ -158,6 +189,7 @@ int run_invoke(Context& ctx, const ParsedArgs& args) {
         headers.emplace_back(std::move(key), std::move(value));
     }
     headers.emplace_back("Content-Type", content_type.value_or("text/plain"));
+    if (async) headers = async_call_headers(std::move(headers), args);
 
     const std::string body = read_all(ctx.in);
     const auto client = client_for(ctx, args);
@@ -170,6 +202,10 @@ int run_invoke(Context& ctx, const ParsedArgs& args) {
     if (response.status < 200 || response.status > 299)
         throw CliError("Server returned unexpected status code: " +
                        std::to_string(response.status) + " - " + trimmed(response.body));
+    if (async) {
+        report_queued_call(ctx, args, name, response);
+        return 0;
+    }
     ctx.out.write(response.body.data(), static_cast<std::streamsize>(response.body.size()));
     ctx.out.flush();
     return 0;

@@ -98,8 +98,48 @@ TEST_CASE("completion bash: every command and its flags, from the table") {
     CHECK(script.out.find("complete -F _faas faas") != std::string::npos);
     CHECK(script.out.find("\"secret create\") flags=\"--from-literal --from-file ") !=
           std::string::npos);
-    CHECK(script.out.find("secret) subs+=\"create \"") != std::string::npos);
+    // One case branch a group: bash runs only the first that matches.
+    CHECK(script.out.find("secret) subs=\"create update list remove \" ;;") != std::string::npos);
     CHECK(run_cli({"completion", "zsh"}).code == 2);
+}
+
+TEST_CASE("dispatch: a group's word alone or with --help lists its commands") {
+    auto help = run_cli({"calls", "--help"});
+    CHECK(help.code == 0);
+    CHECK(help.out.starts_with("Usage: faas calls COMMAND [ARGS] [FLAGS]\n"));
+    for (const char* line : {"\n  calls get ID", "\n  calls list", "\n  calls cancel ID"})
+        CHECK(help.out.find(line) != std::string::npos);
+    CHECK(help.out.find("secret") == std::string::npos);
+    CHECK(run_cli({"help", "calls"}).out == help.out);
+    CHECK(run_cli({"builds", "-h"}).out.find("  builds logs ID") != std::string::npos);
+
+    auto bare = run_cli({"calls"});
+    CHECK(bare.code == 2);
+    CHECK(bare.out == help.out);
+
+    auto unknown = run_cli({"calls", "show", "x"});
+    CHECK(unknown.code == 2);
+    CHECK(unknown.err == "faas: unknown command 'calls show' (faas calls --help lists them)\n");
+
+    auto overview = run_cli({"--help"});
+    CHECK(overview.out.find("\n  calls get        show an asynchronous call") != std::string::npos);
+    auto get_help = run_cli({"calls", "get", "--help"});
+    CHECK(get_help.out.starts_with("Usage: faas calls get ID\n"));
+    CHECK(run_cli({"calls", "list", "--help"}).out.find("--status VALUE") != std::string::npos);
+    auto invoke_help = run_cli({"invoke", "--help"});
+    for (const char* flag :
+         {"-a, --async", "--callback-url VALUE", "--call-id VALUE", "--keep-result"})
+        CHECK(invoke_help.out.find(flag) != std::string::npos);
+}
+
+TEST_CASE("completion bash: the calls group and invoke's async flags") {
+    auto script = run_cli({"completion", "bash"});
+    REQUIRE(script.code == 0);
+    CHECK(script.out.find(" calls ") != std::string::npos);
+    CHECK(script.out.find("calls) subs=\"get list cancel \" ;;") != std::string::npos);
+    CHECK(script.out.find("\"calls list\") flags=\"--function --status --limit ") !=
+          std::string::npos);
+    CHECK(script.out.find("--async --callback-url --call-id --keep-result ") != std::string::npos);
 }
 
 }  // namespace faas::cli

@@ -4,9 +4,13 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <thread>
+
+#include "support/wait.h"
 
 namespace faas::test {
 
@@ -17,6 +21,10 @@ class FakeGateway {
         // Bound before the thread starts: connections wait in the backlog until it accepts.
         port_ = server_.bind_to_any_port("127.0.0.1");
         thread_ = std::thread([this] { server_.listen_after_bind(); });
+        // stop() before the accept loop runs is lost and join() would wait for ever: a test that
+        // sends nothing ends at once, so wait until it runs.
+        if (!wait_until([this] { return server_.is_running(); }, std::chrono::seconds(5)))
+            throw std::runtime_error("the fake gateway did not start listening");
     }
     ~FakeGateway() {
         server_.stop();

@@ -473,7 +473,7 @@ TEST_CASE("the new commands are in the help and the bash completion") {
     CHECK(contains(help.out, "  builds list "));
     CHECK(contains(help.out, "  builds cancel "));
     const auto completion = run_cli("http://127.0.0.1:1", {"completion", "bash"});
-    CHECK(contains(completion.out, "builds) subs+=\"list \" ;;"));
+    CHECK(contains(completion.out, "builds) subs=\"list get logs cancel \" ;;"));
     CHECK(contains(completion.out, "\"up\") flags=\""));
     CHECK(contains(completion.out, "--remote-build"));
 }
