@@ -130,6 +130,7 @@ std::string AsyncCalls::enqueue(const Request& request) {
         throw Unavailable(std::string("The queue refused the call, nothing was stored: ") +
                           e.what());
     }
+    if (options_.on_queued) options_.on_queued(message.queue);
     return message.call_id;
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,6 +24,8 @@ namespace faas::gateway {
 struct AsyncCallsOptions {
     std::string served_namespace;
     std::uint64_t max_async_bytes = 768ULL << 10;
+    /// Told the queue of every call stored (the local queue starts a worker for a named one).
+    std::function<void(const std::string& queue)> on_queued;
 };
 
 /// Thread-safe.

@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
+#include "call_message.h"
 #include "log.h"
+#include "queue_names.h"
 #include "subprocess.h"
 
 namespace faas::gateway {
@@ -89,12 +92,46 @@ void LocalQueue::launch() {
                    std::to_string(options_.nats_port), "-sd", options_.store_dir},
                   {});
     });
+    start_worker_locked(queue::kDefaultQueue);
+    // Named queues served before a restart may hold calls: their workers start now too.
+    std::ifstream known(named_queues_file());
+    for (std::string name; std::getline(known, name) && served_.size() <= kMaxNamedQueues;)
+        if (queue::is_valid_queue_name(name)) start_worker_locked(name);
+}
+
+void LocalQueue::start_worker_locked(const std::string& queue) {
+    if (!served_.insert(queue).second) return;
     auto environment = options_.worker_environment;
     environment["nats_url"] = nats_url();
     environment["gateway_url"] = "http://127.0.0.1:" + std::to_string(gateway_port_.load());
-    threads_.emplace_back([this, environment] {
-        supervise("queue-worker", {options_.queue_worker_path}, environment);
-    });
+    environment["queue"] = queue;
+    std::string name = "queue-worker";
+    if (queue != queue::kDefaultQueue) {
+        name += " " + queue;
+        log_line("Starting a queue worker for the queue " + queue);
+    }
+    threads_.emplace_back(
+        [this, name, environment] { supervise(name, {options_.queue_worker_path}, environment); });
+}
+
+void LocalQueue::serve(const std::string& queue) {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || served_.count(queue) != 0 || !queue::is_valid_queue_name(queue)) return;
+    if (served_.size() > kMaxNamedQueues) {
+        log_line("Not starting a worker for the queue " + queue + ": " +
+                 std::to_string(kMaxNamedQueues) +
+                 " named queues already have one here; its calls wait (set nats_url and run "
+                 "queue-worker with queue=" +
+                 queue + ")");
+        served_.insert(queue);  // said once
+        return;
+    }
+    start_worker_locked(queue);
+    std::ofstream(named_queues_file(), std::ios::app) << queue << "\n";
+}
+
+std::string LocalQueue::named_queues_file() const {
+    return options_.store_dir + "/faas-named-queues";
 }
 
 void LocalQueue::stop() {

@@ -1,8 +1,11 @@
 // The local provider's queue for asynchronous calls when no nats_url is set: nats-server with
-// JetStream (its store in state_dir/nats) and one queue worker, as child processes of the
-// gateway, each restarted with backoff if it exits, both stopped with the gateway. Started on
-// the first asynchronous call, or at once when the store holds calls from before. Their output
-// goes to the gateway's log, each line prefixed with the program's name.
+// JetStream (its store in state_dir/nats) and a queue worker for the default queue, as child
+// processes of the gateway, each restarted with backoff if it exits, all stopped with the
+// gateway. Started on the first asynchronous call, or at once when the store holds calls from
+// before. A named queue (com.openfaas.queue) gets a worker of its own on its first call, so a
+// slow function cannot starve the others; the names are kept in the store, so a restart starts
+// them again. Their output goes to the gateway's log, each line prefixed with the program's
+// name.
 #pragma once
 
 #include <atomic>
@@ -10,6 +13,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,11 +48,19 @@ class LocalQueue {
     /// Starts nats-server and the worker, once (later calls do nothing), and waits up to
     /// `ready_timeout` for nats-server to take connections. False if it did not.
     bool start(std::chrono::milliseconds ready_timeout = std::chrono::seconds(5));
-    /// Stops both (SIGTERM to their process groups, as run_process does) and joins; idempotent.
+    /// A worker for `queue` from now on (once; the default queue's starts with nats-server).
+    /// After start(). At most kMaxNamedQueues named queues get one: past that it is logged.
+    void serve(const std::string& queue);
+    /// Stops all (SIGTERM to their process groups, as run_process does) and joins; idempotent.
     void stop();
+
+    static constexpr std::size_t kMaxNamedQueues = 32;
 
   private:
     void launch();
+    /// Starts `queue`'s worker; mutex_ held.
+    void start_worker_locked(const std::string& queue);
+    std::string named_queues_file() const;
     /// Runs `argv` until stop(), restarting it with backoff when it exits.
     void supervise(std::string name, std::vector<std::string> argv,
                    std::map<std::string, std::string> environment);
@@ -60,6 +72,7 @@ class LocalQueue {
     std::mutex mutex_;
     std::condition_variable wake_;
     std::vector<std::thread> threads_;
+    std::set<std::string> served_;  ///< Queues with a worker; guarded by mutex_.
 };
 
 }  // namespace faas::gateway

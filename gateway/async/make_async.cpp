@@ -11,7 +11,9 @@ AsyncSetup make_async(const Config& config, FunctionProvider& provider) {
         setup.description = "Asynchronous calls: off (async_calls=false)";
         return setup;
     }
-    AsyncCallsOptions options{config.function_namespace, config.max_async_bytes};
+    AsyncCallsOptions options;
+    options.served_namespace = config.function_namespace;
+    options.max_async_bytes = config.max_async_bytes;
     CallQueueOptions queue_options;
     queue_options.record_ttl = config.call_record_ttl;
     std::string url = config.nats_url;
@@ -38,6 +40,9 @@ AsyncSetup make_async(const Config& config, FunctionProvider& provider) {
             };
             setup.local = std::make_unique<LocalQueue>(std::move(local));
             url = setup.local->nats_url();
+            options.on_queued = [local_queue = setup.local.get()](const std::string& queue) {
+                local_queue->serve(queue);
+            };
             queue_options.before_connect = [local_queue = setup.local.get()] {
                 if (!local_queue->start())
                     throw queue::QueueUnavailable(

@@ -251,3 +251,40 @@ TEST_CASE("NATS down: 503 saying so, nothing accepted, and 202 again once it is 
     REQUIRE(wait_until([&] { return http.Get("/system/calls/" + before)->status == 200; }, 10s));
     CHECK(http.Get("/system/calls/while-down-1")->status == 404);
 }
+
+TEST_CASE("a slow function on a named queue does not delay calls on the default queue") {
+    CallbackServer callbacks;
+    GatewayFixture gateway;
+    TempDir scripts;
+    gateway.deploy_ready("slow", write_script(scripts, "slow.sh", "sleep 4\ncat\n"), 1,
+                         {{"annotations", {{"com.openfaas.queue", "slow"}}}});
+    gateway.deploy_ready("fast", "cat");
+    auto http = gateway.client(20s);
+    auto queue_call = [&](const std::string& function, const std::string& body) {
+        auto queued = http.Post("/async-function/" + function,
+                                {{"X-Callback-Url", callbacks.url()}}, body, "text/plain");
+        REQUIRE(queued);
+        REQUIRE(queued->status == 202);
+        return queued->get_header_value("X-Call-Id");
+    };
+    // More slow calls than a worker takes at once (max_inflight 8): its queue is full.
+    std::vector<std::string> slow;
+    for (int i = 0; i < 12; ++i) slow.push_back(queue_call("slow", "slow " + std::to_string(i)));
+    const auto fast_queued = std::chrono::steady_clock::now();
+    const std::string fast = queue_call("fast", "fast");
+    auto called_back = [&](const std::string& id) {
+        for (const auto& callback : callbacks.received())
+            if (header(callback.headers, "X-Call-Id") == id) return true;
+        return false;
+    };
+    REQUIRE_MESSAGE(wait_until([&] { return called_back(fast); }, 10s), gateway.process().output());
+    const auto fast_took = std::chrono::steady_clock::now() - fast_queued;
+    CHECK(fast_took < 3s);  // a slow call alone takes 4 s
+    // The slow queue has a worker of its own, which makes its calls too.
+    CHECK(wait_until([&] { return called_back(slow.front()); }, 20s));
+    CHECK(gateway.process().output().find("Starting a queue worker for the queue slow") !=
+          std::string::npos);
+    MESSAGE("the default queue's call was called back after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(fast_took).count()
+            << " ms, with 12 calls of 4 s on the queue slow");
+}
