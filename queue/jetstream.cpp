@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -621,31 +622,65 @@ void KeyValue::erase(const std::string& key) {
     check(kvStore_Delete(impl_->kv, key.c_str()), what);
 }
 
-std::vector<std::string> KeyValue::keys(std::size_t limit, milliseconds timeout) {
-    // kvStore_Keys would gather every key; a watcher of the latest values lets us stop early.
-    const std::string what = "list keys of " + impl_->bucket;
-    impl_->connection->require_connected(what);
+namespace {
+
+/// Calls `take` with every live entry of the bucket, oldest update first, until it returns
+/// false or every entry was seen; `timeout` bounds the whole walk.
+void watch_latest(kvStore* kv, bool meta_only, milliseconds timeout, const std::string& what,
+                  const std::function<bool(kvEntry*)>& take) {
     kvWatchOptions options;
     kvWatchOptions_Init(&options);
     options.IgnoreDeletes = true;
-    options.MetaOnly = true;
+    options.MetaOnly = meta_only;
     kvWatcher* raw_watcher = nullptr;
-    check(kvStore_WatchAll(&raw_watcher, impl_->kv, &options), what);
+    check(kvStore_WatchAll(&raw_watcher, kv, &options), what);
     std::unique_ptr<kvWatcher, decltype(&kvWatcher_Destroy)> watcher(raw_watcher,
                                                                      kvWatcher_Destroy);
-    std::vector<std::string> keys;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (keys.size() < limit) {
+    for (;;) {
         const auto left =
             std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) fail(NATS_TIMEOUT, what);
         kvEntry* entry = nullptr;
         check(kvWatcher_Next(&entry, watcher.get(), left.count()), what);
-        if (!entry) break;  // The watcher's marker: every current key has been seen.
-        keys.emplace_back(kvEntry_Key(entry));
-        kvEntry_Destroy(entry);
+        if (!entry) return;  // The watcher's marker: every current key has been seen.
+        std::unique_ptr<kvEntry, decltype(&kvEntry_Destroy)> owned(entry, kvEntry_Destroy);
+        if (!take(entry)) return;
     }
+}
+
+}  // namespace
+
+std::vector<std::string> KeyValue::keys(std::size_t limit, milliseconds timeout) {
+    // kvStore_Keys would gather every key; a watcher of the latest values lets us stop early.
+    const std::string what = "list keys of " + impl_->bucket;
+    impl_->connection->require_connected(what);
+    std::vector<std::string> keys;
+    if (limit == 0) return keys;
+    watch_latest(impl_->kv, true, timeout, what, [&](kvEntry* entry) {
+        keys.emplace_back(kvEntry_Key(entry));
+        return keys.size() < limit;
+    });
     return keys;
+}
+
+std::vector<std::pair<std::string, std::string>> KeyValue::entries(std::size_t limit,
+                                                                   std::size_t max_bytes,
+                                                                   milliseconds timeout) {
+    const std::string what = "read the entries of " + impl_->bucket;
+    impl_->connection->require_connected(what);
+    std::vector<std::pair<std::string, std::string>> entries;
+    if (limit == 0) return entries;
+    std::size_t bytes = 0;
+    watch_latest(impl_->kv, false, timeout, what, [&](kvEntry* entry) {
+        const auto* value = static_cast<const char*>(kvEntry_Value(entry));
+        const auto length = static_cast<std::size_t>(kvEntry_ValueLen(entry));
+        entries.emplace_back(kvEntry_Key(entry),
+                             std::string(value ? value : "", value ? length : 0));
+        bytes += length;
+        return entries.size() < limit && bytes < max_bytes;
+    });
+    return entries;
 }
 
 KeyValue JetStream::ensure_bucket(const std::string& name, milliseconds ttl, int history) {

@@ -185,6 +185,12 @@ class KeyValue {
     /// (QueueUnavailable past it).
     std::vector<std::string> keys(std::size_t limit = 10000,
                                   std::chrono::milliseconds timeout = std::chrono::seconds(5));
+    /// Live keys with their values, oldest update first, in one pass (no read per key);
+    /// stopping after `limit` entries or once the values passed `max_bytes` in all. Bounded by
+    /// `timeout` too (QueueUnavailable past it).
+    std::vector<std::pair<std::string, std::string>> entries(
+        std::size_t limit = 10000, std::size_t max_bytes = 64u << 20,
+        std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
   private:
     std::shared_ptr<Impl> impl_;

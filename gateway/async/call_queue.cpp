@@ -104,11 +104,9 @@ std::vector<CallRecord> CallQueue::records(const std::string& function,
                                            std::optional<CallState> state, std::size_t limit) {
     auto bucket = handles().records;
     std::vector<CallRecord> found;
-    for (const auto& key : bucket.keys()) {
-        auto text = bucket.get(key);
-        if (!text) continue;  // expired or erased since
+    for (const auto& [key, text] : bucket.entries()) {
         try {
-            auto record = queue::record_from_json(*text);
+            auto record = queue::record_from_json(text);
             if (!function.empty() && record.function != function) continue;
             if (state && record.state != *state) continue;
             found.push_back(std::move(record));

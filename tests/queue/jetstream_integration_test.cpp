@@ -472,6 +472,14 @@ TEST_CASE("a key-value bucket: put, get, erase, keys") {
     CHECK(kv.keys(5).size() == 5);
     CHECK(kv.keys().size() == 22);
 
+    // Entries: keys with their latest values in one pass, bounded by count and by bytes.
+    auto entries = kv.entries();
+    REQUIRE(entries.size() == 22);
+    CHECK(entries[0] == std::pair<std::string, std::string>{"call-1", "running"});
+    CHECK(entries[1] == std::pair<std::string, std::string>{"call-2", binary});
+    CHECK(kv.entries(3).size() == 3);
+    CHECK(kv.entries(100, 10).size() == 2);  // "running" and 4 bytes: past 10, it stops
+
     CHECK(KeyValue::valid_key("a/b=c.d_e-f\\g"));
     CHECK_FALSE(KeyValue::valid_key("a b"));
     CHECK_FALSE(KeyValue::valid_key("a.*"));
