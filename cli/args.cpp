@@ -27,6 +27,18 @@ bool ParsedArgs::flag(std::string_view name) const {
     return it != values_.end() && !it->second.empty() && it->second.back() != "false";
 }
 
+std::optional<int> ParsedArgs::number(std::string_view name, int min, int max) const {
+    auto text = value(name);
+    if (!text) return std::nullopt;
+    const bool digits = !text->empty() && text->size() <= 9 &&
+                        text->find_first_not_of("0123456789") == std::string::npos;
+    const int parsed = digits ? std::stoi(*text) : -1;
+    if (!digits || parsed < min || parsed > max)
+        throw UsageError("--" + std::string(name) + " takes a number from " + std::to_string(min) +
+                         " to " + std::to_string(max) + ", not '" + *text + "'");
+    return parsed;
+}
+
 namespace {
 
 const FlagSpec* find_long(std::span<const FlagSpec> specs, std::string_view name) {

@@ -29,6 +29,9 @@ class ParsedArgs {
     std::vector<std::string> values(std::string_view name) const;
     /// A switch's value: --flag, --flag=true or --flag=false.
     bool flag(std::string_view name) const;
+    /// A value flag that must be a whole number from `min` to `max` (at most 9 digits), or
+    /// nullopt when not given. Throws UsageError naming the flag and the range.
+    std::optional<int> number(std::string_view name, int min, int max) const;
     /// Words that are not flags, after the command's own words.
     const std::vector<std::string>& positionals() const { return positionals_; }
 

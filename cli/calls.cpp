@@ -173,13 +173,7 @@ std::string calls_list_query(const ParsedArgs& args) {
                              "'");
         add("status", *status);
     }
-    if (auto limit = args.value("limit")) {
-        const bool number = !limit->empty() && limit->size() <= 4 &&
-                            limit->find_first_not_of("0123456789") == std::string::npos;
-        if (!number || std::stoi(*limit) < 1 || std::stoi(*limit) > 1000)
-            throw UsageError("--limit takes a number from 1 to 1000, not '" + *limit + "'");
-        add("limit", *limit);
-    }
+    if (auto limit = args.number("limit", 1, 1000)) add("limit", std::to_string(*limit));
     if (auto ns = args.value("namespace"); ns && !ns->empty()) add("namespace", *ns);
     return query;
 }

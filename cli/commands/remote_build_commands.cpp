@@ -480,13 +480,7 @@ int run_builds_list(Context& ctx, const ParsedArgs& args) {
         query += (query.empty() ? "?" : "&") + key + "=" + percent_encode(value);
     };
     if (auto fn = args.value("function"); fn && !fn->empty()) add("function", *fn);
-    if (auto limit = args.value("limit")) {
-        const bool number = !limit->empty() && limit->size() <= 4 &&
-                            limit->find_first_not_of("0123456789") == std::string::npos;
-        if (!number || std::stoi(*limit) < 1 || std::stoi(*limit) > 1000)
-            throw UsageError("--limit takes a number from 1 to 1000, not '" + *limit + "'");
-        add("limit", *limit);
-    }
+    if (auto limit = args.number("limit", 1, 1000)) add("limit", std::to_string(*limit));
     if (auto ns = args.value("namespace"); ns && !ns->empty()) add("namespace", *ns);
     const auto client = client_for(ctx, args);
     const auto response = client.request("GET", "/system/builds" + query);

@@ -14,54 +14,11 @@
 
 #include "integration/gateway_fixture.h"
 #include "nats_server.h"
+#include "support/callback_server.h"
 #include "support/wait.h"
 
 using namespace faas::test;
 using namespace std::chrono_literals;
-
-namespace {
-
-/// An HTTP server on 127.0.0.1 that keeps every callback it receives.
-class CallbackServer {
-  public:
-    struct Received {
-        std::string body;
-        httplib::Headers headers;
-    };
-
-    CallbackServer() {
-        server_.Post("/done", [this](const httplib::Request& request, httplib::Response&) {
-            std::lock_guard lock(mutex_);
-            received_.push_back(Received{request.body, request.headers});
-        });
-        port_ = server_.bind_to_any_port("127.0.0.1");
-        thread_ = std::thread([this] { server_.listen_after_bind(); });
-        REQUIRE(wait_until([this] { return server_.is_running(); }, 5s));
-    }
-    ~CallbackServer() {
-        server_.stop();
-        thread_.join();
-    }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/done"; }
-    std::vector<Received> received() {
-        std::lock_guard lock(mutex_);
-        return received_;
-    }
-
-  private:
-    httplib::Server server_;
-    int port_ = 0;
-    std::thread thread_;
-    std::mutex mutex_;
-    std::vector<Received> received_;
-};
-
-std::string header(const httplib::Headers& headers, const std::string& name) {
-    auto it = headers.find(name);
-    return it == headers.end() ? "" : it->second;
-}
-
-}  // namespace
 
 TEST_CASE("an asynchronous call is stored, made by the queue worker and its result called back") {
     CallbackServer callbacks;
@@ -79,10 +36,10 @@ TEST_CASE("an asynchronous call is stored, made by the queue worker and its resu
                     gateway.process().output());
     auto callback = callbacks.received().front();
     CHECK(callback.body == "hello later");
-    CHECK(header(callback.headers, "X-Call-Id") == call_id);
-    CHECK(header(callback.headers, "X-Function-Status") == "200");
-    CHECK(header(callback.headers, "X-Function-Name") == "echo");
-    CHECK_FALSE(header(callback.headers, "X-Duration-Seconds").empty());
+    CHECK(callback.header("X-Call-Id") == call_id);
+    CHECK(callback.header("X-Function-Status") == "200");
+    CHECK(callback.header("X-Function-Name") == "echo");
+    CHECK_FALSE(callback.header("X-Duration-Seconds").empty());
 
     REQUIRE(wait_until(
         [&] {
@@ -214,7 +171,7 @@ TEST_CASE("nats-server killed with calls queued: every call is made once it is b
     REQUIRE(wait_until([&] { return callbacks.received().size() >= kCalls; }, 20s));
     std::set<std::string> called_back;
     for (const auto& callback : callbacks.received())
-        called_back.insert(header(callback.headers, "X-Call-Id"));
+        called_back.insert(callback.header("X-Call-Id"));
     for (const auto& id : ids) CHECK_MESSAGE(called_back.count(id) == 1, id);
     MESSAGE(made_before << " of " << kCalls << " calls made before nats-server was killed, "
                         << callbacks.received().size() << " callbacks in all");
@@ -274,7 +231,7 @@ TEST_CASE("a slow function on a named queue does not delay calls on the default 
     const std::string fast = queue_call("fast", "fast");
     auto called_back = [&](const std::string& id) {
         for (const auto& callback : callbacks.received())
-            if (header(callback.headers, "X-Call-Id") == id) return true;
+            if (callback.header("X-Call-Id") == id) return true;
         return false;
     };
     REQUIRE_MESSAGE(wait_until([&] { return called_back(fast); }, 10s), gateway.process().output());
