@@ -5,10 +5,14 @@
 #   faas/watchdog          the static fwatchdog alone (watchdog/Dockerfile)
 #   faas/function-base     busybox + fwatchdog on scratch (sample-functions/base)
 #   faas/<function>        each sample-functions/<function>/Dockerfile
-#   faas/gateway           gateway/Dockerfile, once it exists
+#   faas/gateway           gateway/Dockerfile (its last stage)
+#   faas/queue-worker      gateway/Dockerfile --target queue-worker: compiled in the same stage
+#                          as the gateway, so this build is a cache hit plus one COPY
+#   nats:2.9               images/nats: a local stand-in for the official image (Debian's
+#                          nats-server), named as the official one so stack.yml works with either
 #
-# Usage: scripts/build-images.sh [NAME...]    NAME as in the list above without "faas/";
-#                                              no NAME builds them all.
+# Usage: scripts/build-images.sh [NAME...]    NAME as in the list above without "faas/" or the
+#                                              tag (e.g. gateway, nats); no NAME builds them all.
 # Idempotent: Docker's layer cache makes an unchanged image a no-op. Each build's full output
 # goes to $LOG_DIR/<name>.log; a failure prints its tail and stops with a non-zero exit.
 #
@@ -37,10 +41,11 @@ wanted() { # is image $1 selected on the command line (or is nothing selected)?
 
 human_size() { docker image inspect -f '{{.Size}}' "$1" | awk '{ printf "%.1f MB", $1 / 1e6 }'; }
 
-# build NAME CONTEXT DOCKERFILE: builds faas/NAME:TAG, one progress line, log in LOG_DIR.
+# build NAME CONTEXT DOCKERFILE [TARGET [IMAGE]]: builds IMAGE (default faas/NAME:TAG) from
+# the Dockerfile's stage TARGET (default its last), one progress line, log in LOG_DIR.
 build() {
-  local name=$1 context=$2 dockerfile=$3
-  local image="faas/$name:$TAG" log="$LOG_DIR/$name.log" start=$SECONDS
+  local name=$1 context=$2 dockerfile=$3 target=${4:-} image=${5:-faas/$1:$TAG}
+  local log="$LOG_DIR/$name.log" start=$SECONDS
   wanted "$name" || return 0
   local old_id
   old_id=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
@@ -49,6 +54,7 @@ build() {
     --build-arg "BASE_IMAGE=$BASE_IMAGE" \
     --build-arg "WATCHDOG_IMAGE=faas/watchdog:$TAG" \
     --build-arg "FUNCTION_BASE=faas/function-base:$TAG" \
+    ${target:+--target "$target"} \
     -f "$dockerfile" -t "$image" "$context" >"$log" 2>&1 </dev/null; then
     printf 'FAILED after %ss\n' "$((SECONDS - start))"
     tail -n 40 "$log" >&2
@@ -82,8 +88,9 @@ for dir in "$REPO"/sample-functions/*/; do
   [[ $name != base && -f $dir/Dockerfile ]] || continue
   build "$name" "$dir" "$dir/Dockerfile"
 done
-if [[ -f $REPO/gateway/Dockerfile ]]; then
-  build gateway "$REPO" "$REPO/gateway/Dockerfile"
-fi
+build nats "$REPO/images/nats" "$REPO/images/nats/Dockerfile" "" nats:2.9
+# Both from one build stage: the second is a cache hit up to its own COPY.
+build gateway "$REPO" "$REPO/gateway/Dockerfile" gateway
+build queue-worker "$REPO" "$REPO/gateway/Dockerfile" queue-worker
 
 say "all done in $((SECONDS - total_start))s; logs in $LOG_DIR"

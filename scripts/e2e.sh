@@ -2,15 +2,16 @@
 # The end-to-end run on a real Docker Swarm, as CI does it:
 #
 #   1. install and start Docker if needed (scripts/install-docker.sh)
-#   2. build every image (scripts/build-images.sh) and the local stand-ins for the official
-#      Prometheus, Alertmanager and registry images (monitor/images/, registry/; same names and
-#      tags as the stack files)
+#   2. build every image (scripts/build-images.sh, the nats:2.9 stand-in among them) and the
+#      local stand-ins for the official Prometheus, Alertmanager and registry images
+#      (monitor/images/, registry/; same names and tags as the stack files)
 #   3. build the `faas` CLI and, in the background, every template's starter function with it
 #      (`faas build --parallel 2`), so the tests' builds find Docker's layer cache warm
 #   4. `docker swarm init --advertise-addr 127.0.0.1` unless this node is in a swarm already
 #   5. deploy the registry (registry/registry.stack.yml, on 127.0.0.1:5000), create the
 #      basic-auth secrets and `docker stack deploy -c stack.yml func`
-#   6. wait, with a deadline, for the registry, the gateway, every sample function and Prometheus
+#   6. wait, with a deadline, for the registry, the gateway, every sample function, Prometheus,
+#      NATS (the gateway's /system/calls answers) and both queue workers
 #   7. build and run the e2e tests (`ctest -L e2e`) against it
 #   8. remove the stacks and the secrets, and leave the swarm if step 4 created it
 #
@@ -68,7 +69,8 @@ cleanup() {
     done
     docker secret rm basic-auth-user basic-auth-password >/dev/null 2>&1 || true
     # The gateway's state (builds, versions) lives in a volume of the stack.
-    docker volume rm "${STACK}_gateway-state" >/dev/null 2>&1 || true
+    # So is NATS's store (queued calls, records): the next run starts with empty streams.
+    docker volume rm "${STACK}_gateway-state" "${STACK}_nats-data" >/dev/null 2>&1 || true
   fi
   if ((swarm_inited_here)); then
     say "leaving the swarm this run created"
@@ -165,6 +167,10 @@ ready() {
   for name in catservice echoit wordcount env base64 sleep; do
     curl -fsS -m 5 -o /dev/null -d 0 "http://127.0.0.1:8080/function/$name" 2>/dev/null || return 1
   done
+  # Asynchronous calls: the gateway reaches NATS (503 until it does) and every worker runs.
+  curl -fsS -m 5 -o /dev/null -u "admin:$password" "http://127.0.0.1:8080/system/calls?limit=1" \
+    2>/dev/null || return 1
+  [[ $(docker service ls --filter "name=${STACK}_queue-worker" --format '{{.Replicas}}') == 2/2 ]]
 }
 deadline=$((SECONDS + READY_TIMEOUT))
 until ready; do
