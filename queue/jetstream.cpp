@@ -140,6 +140,12 @@ JetStream JetStream::connect(const std::string& url, milliseconds connect_timeou
 }
 
 JetStream JetStream::connect(const ConnectOptions& options) {
+    // The library's locks spin 2000 times before they block, by default: with the gateway's
+    // loops sharing one connection that spinning was 30% of its CPU while storing calls (perf,
+    // tests/bench/async_bench.sh), and blocking at once halved the CPU per stored call. Set
+    // before any other nats_ call; later connections find the library open.
+    static const natsStatus opened = nats_Open(0);
+    (void)opened;
     const std::string what = "connect to " + options.url;
     auto servers = split_urls(options.url);
     if (servers.empty()) throw QueueError(what + ": no server URL");

@@ -288,7 +288,7 @@ bool SwarmProvider::pause_in_place(const json& service, const std::string& name)
     auto containers = swarm::pausable_containers(docker_, id, swarm::running_tasks(docker_, id));
     if (!containers || containers->empty()) {
         log_line("Cannot pause " + name +
-                 " in place (a replica is starting or runs on another node): removing its "
+                 " in place (a replica has no container yet or runs on another node): removing its "
                  "replicas instead");
         return false;
     }

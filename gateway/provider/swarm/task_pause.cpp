@@ -43,7 +43,10 @@ std::optional<std::vector<std::string>> pausable_containers(const DockerClient& 
         if (task.value("ServiceID", "") != service_id) continue;
         const auto container =
             task.value("/Status/ContainerStatus/ContainerID"_json_pointer, std::string());
-        if (!task_ready(task) || container.empty() || local.count(container) == 0)
+        // A task still "starting" (before Docker's first health check) is paused as it is:
+        // its health check runs once it is unpaused.
+        if (!(task_ready(task) || task_starting(task)) || container.empty() ||
+            local.count(container) == 0)
             return std::nullopt;
         out.push_back(container);
     }

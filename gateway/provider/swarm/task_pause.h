@@ -21,8 +21,8 @@ namespace faas::gateway::swarm {
 /// Whether the service (as /services returns it) is paused.
 bool service_paused(const nlohmann::json& service);
 
-/// The containers of the service's tasks, when every task Swarm wants running is running on
-/// this node; nullopt when one is starting, has no container yet or runs on another node.
+/// The containers of the service's tasks, when every task Swarm wants running is running (or
+/// starting) on this node; nullopt when one has no container yet or runs on another node.
 std::optional<std::vector<std::string>> pausable_containers(
     const DockerClient& docker, const std::string& service_id,
     const std::vector<nlohmann::json>& tasks);
