@@ -61,6 +61,12 @@ else
   echo "[test] === e2e: NOT RUN: no Docker engine is running here (CI=true or FAAS_E2E=1 installs one and runs them) ==="
 fi
 
+# The failed tests again, just above the total, so the last lines of a CI log name them.
+failed_line='^[[:space:]]+[0-9]+ - .* \((Failed|Timeout|SEGFAULT|Subprocess aborted|Exception|Not Run)\)$'
+if grep -q -E "$failed_line" "$results"; then
+  echo "[test] failed tests:"
+  grep -E "$failed_line" "$results" | sed 's/^[[:space:]]*/[test]   /'
+fi
 awk '/tests passed, [0-9]+ tests failed out of [0-9]+/ {
        failed += $4; total += $NF }
      END { printf "total: %d passed, %d failed\n", total - failed, failed }' "$results"
