@@ -184,7 +184,8 @@ void print_call(std::ostream& out, const json& record, std::chrono::system_clock
     const long long code = json_count(record.value("statusCode", json()));
     print_entry(out, "Call ID", string_field(record, "callId"));
     print_entry(out, "Function", string_field(record, "function"));
-    print_entry(out, "Queue", string_field(record, "queue"));
+    const bool sync = record.value("sync", false) == true;
+    print_entry(out, "Queue", sync ? "none: a synchronous call" : string_field(record, "queue"));
     print_entry(out, "Status", status);
     print_entry(out, "Attempts", std::to_string(attempts));
     print_entry(out, "Status Code", code == 0 ? "-" : std::to_string(code));
@@ -206,7 +207,9 @@ void print_call(std::ostream& out, const json& record, std::chrono::system_clock
         return;
     }
     if (!record.contains("result")) {
-        if (record.value("keepResult", false) != true)
+        if (sync)
+            print_entry(out, "Result", "not kept for synchronous calls");
+        else if (record.value("keepResult", false) != true)
             print_entry(out, "Result", "not kept (invoke --async --keep-result keeps it)");
         else if (!is_final(status))
             print_entry(out, "Result", "kept when the call ends");
@@ -232,7 +235,8 @@ void print_call(std::ostream& out, const json& record, std::chrono::system_clock
 }
 
 Table calls_table(const json& records, std::chrono::system_clock::time_point now) {
-    Table table({"Call ID", "Function", "Status", "Attempts", "Code", "Duration", "Age", "Error"});
+    Table table(
+        {"Call ID", "Function", "Kind", "Status", "Attempts", "Code", "Duration", "Age", "Error"});
     if (!records.is_array()) return table;
     for (const auto& record : records) {
         if (!record.is_object()) continue;
@@ -240,16 +244,17 @@ Table calls_table(const json& records, std::chrono::system_clock::time_point now
         const long long code = json_count(record.value("statusCode", json()));
         const auto seconds = record.find("durationSeconds");
         const auto queued = parse_rfc3339(string_field(record, "queuedAt"));
-        table.add_row({string_field(record, "callId"), string_field(record, "function"),
-                       string_field(record, "status"), std::to_string(attempts),
-                       code == 0 ? "-" : std::to_string(code),
-                       attempts > 0 && seconds != record.end() && seconds->is_number()
-                           ? seconds_text(seconds->get<double>())
-                           : "-",
-                       queued ? human_duration(
-                                    std::chrono::duration_cast<std::chrono::seconds>(now - *queued))
-                              : "",
-                       one_line(string_field(record, "error"), kMaxErrorColumn)});
+        table.add_row(
+            {string_field(record, "callId"), string_field(record, "function"),
+             record.value("sync", false) == true ? "sync" : "async", string_field(record, "status"),
+             std::to_string(attempts), code == 0 ? "-" : std::to_string(code),
+             attempts > 0 && seconds != record.end() && seconds->is_number()
+                 ? seconds_text(seconds->get<double>())
+                 : "-",
+             queued
+                 ? human_duration(std::chrono::duration_cast<std::chrono::seconds>(now - *queued))
+                 : "",
+             one_line(string_field(record, "error"), kMaxErrorColumn)});
     }
     return table;
 }

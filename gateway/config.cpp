@@ -147,6 +147,16 @@ void read_async_settings(const Env& env, const std::string& self_path, Config& c
     if (config.max_async_bytes == 0 || config.max_async_bytes > config.max_request_bytes)
         throw ConfigError("max_async_bytes", "must be > 0 and at most max_request_bytes");
     config.call_record_ttl = positive_duration(env, "call_record_ttl", config.call_record_ttl);
+    auto record_calls = get_string(env, "record_calls", "async");
+    if (record_calls == "async" || record_calls.empty()) {
+        config.record_sync_calls = false;
+    } else if (record_calls == "all") {
+        config.record_sync_calls = true;
+    } else {
+        throw ConfigError("record_calls", "'" + record_calls + "' is not one of: async, all");
+    }
+    config.sync_records_kept =
+        get_int(env, "sync_records_kept", config.sync_records_kept, 100, 10'000'000);
     // What the local provider starts when nats_url is unset (empty: not installed).
     if (config.async_calls && config.nats_url.empty() && config.provider == ProviderKind::kLocal) {
         config.nats_server_path = find_program(env, "nats_server_path", "nats-server", self_path);

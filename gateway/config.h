@@ -66,6 +66,10 @@ struct Config {
     /// its max_payload (1 MiB by default): raise both together.
     std::uint64_t max_async_bytes = 768ULL << 10;
     std::chrono::nanoseconds call_record_ttl = std::chrono::hours(24);
+    /// record_calls=all: synchronous calls are recorded too (off the call path), the newest
+    /// sync_records_kept of them.
+    bool record_sync_calls = false;
+    std::int64_t sync_records_kept = 10000;
     /// Local provider without nats_url: the programs it starts; empty when not found.
     std::string nats_server_path;
     std::string queue_worker_path;

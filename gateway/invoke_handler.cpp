@@ -8,6 +8,7 @@
 #include <random>
 
 #include "http_text.h"
+#include "queue_names.h"
 #include "settings.h"
 
 namespace faas::gateway {
@@ -63,6 +64,7 @@ struct InvokeHandler::Call {
     std::chrono::system_clock::time_point wall_start;
     std::chrono::steady_clock::time_point start;
     std::string call_id;
+    bool recorded = false;  ///< Its record goes to the recorder when it is answered.
     std::string forwarded_for;
     Resolution resolution;
     std::vector<std::size_t> order;
@@ -135,6 +137,7 @@ std::unique_ptr<InvokeHandler::Call> InvokeHandler::begin(const Request& request
     call->call_id = !client_call_id.empty() && is_clean_value(client_call_id)
                         ? std::string(client_call_id)
                         : new_uuid();
+    call->recorded = recorder_ != nullptr && request.header(queue::kQueuedCallHeader).empty();
 
     // Only names the provider lists go further: no series, no dial for anything else.
     call->resolution = provider_.resolve(call->function);
@@ -167,7 +170,7 @@ std::unique_ptr<InvokeHandler::Call> InvokeHandler::begin(const Request& request
     for (const auto& [name, value] : headers) {
         if (name.size() == 4 && iequals(name, "Host")) has_host = true;
         if (is_hop_by_hop(name) || is_framing_header(name) || iequals(name, "X-Call-Id") ||
-            iequals(name, "X-Forwarded-Host"))
+            iequals(name, "X-Forwarded-Host") || iequals(name, queue::kQueuedCallHeader))
             continue;
         if (!connection.empty() && has_token(connection, name)) continue;
         if (iequals(name, "X-Forwarded-For")) {
@@ -232,6 +235,9 @@ void InvokeHandler::stamp(const Call& call, Response& response) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - call.start).count();
     metrics_.invocation_finished(call.function, response.status, seconds);
+    if (call.recorded)
+        recorder_->record(sync_call_record(call.call_id, call.function, response.status,
+                                           call.wall_start, seconds));
     char duration[32];
     auto duration_end =
         std::to_chars(duration, duration + sizeof duration, seconds, std::chars_format::fixed, 6)

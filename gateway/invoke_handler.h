@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "async/call_recorder.h"
 #include "async_proxy.h"
 #include "autoscale/hold_queue.h"
 #include "autoscale/waker.h"
@@ -36,6 +37,10 @@ class InvokeHandler {
     InvokeHandler(FunctionProvider& provider, LoadBalancer& balancer, Metrics& metrics,
                   std::string served_namespace, Waker* waker = nullptr,
                   std::chrono::nanoseconds hold_timeout = std::chrono::seconds(30));
+
+    /// record_calls=all: every call answered is recorded there (but those a queue worker makes
+    /// for an asynchronous call, which has its own record). Before the first call.
+    void record_to(CallRecorder* recorder) { recorder_ = recorder; }
 
     /// What a call uses of the loop it arrived on.
     struct Lane {
@@ -66,6 +71,7 @@ class InvokeHandler {
     const std::string served_namespace_;
     Waker* const waker_;
     const std::chrono::nanoseconds hold_timeout_;
+    CallRecorder* recorder_ = nullptr;
 };
 
 /// A random RFC 4122 version 4 UUID.

@@ -57,6 +57,7 @@ int main() {
     GatewayServer server(config, *provider, std::move(auth), builds ? &builds->manager() : nullptr,
                          async.calls.get());
     if (async.queue_metrics) server.include_metrics(async.queue_metrics->gauges().registry());
+    if (async.recorder) server.record_calls(*async.recorder);
     int port = server.bind("0.0.0.0", config.port);
     if (port < 0) {
         faas::log_line("Cannot listen on port " + std::to_string(config.port));
@@ -82,6 +83,7 @@ int main() {
     ::kill(::getpid(), SIGTERM);
     signals.join();
     if (builds) builds->manager().stop();
+    async.recorder.reset();  // stores the last records while NATS is still up
     if (async.local) async.local->stop();
     provider->shutdown();
     faas::log_line("Stopped");

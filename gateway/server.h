@@ -47,6 +47,12 @@ class GatewayServer final : private RequestHandler {
     void include_metrics(std::shared_ptr<prometheus::Collectable> collectable) {
         metrics_.include(std::move(collectable));
     }
+    /// Every call answered is recorded there (record_calls=all), its counters on /metrics;
+    /// before listen(). The recorder must outlive the server.
+    void record_calls(CallRecorder& recorder) {
+        invoke_.record_to(&recorder);
+        metrics_.include(recorder.registry());
+    }
     /// Binds host:port (0 = any free port); returns the port or -1.
     int bind(const std::string& host, int port);
     /// Serves until drain_and_stop.

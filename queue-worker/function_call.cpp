@@ -2,6 +2,7 @@
 #include "function_call.h"
 
 #include "http_text.h"
+#include "queue_names.h"
 
 namespace faas::queue_worker {
 
@@ -24,6 +25,7 @@ HttpRequest function_request(const queue::CallMessage& message, const std::strin
         request.headers.emplace_back(name, value);
     }
     request.headers.emplace_back("X-Call-Id", message.call_id);
+    request.headers.emplace_back(queue::kQueuedCallHeader, "true");
     return request;
 }
 

@@ -69,6 +69,7 @@ std::string to_json(const CallRecord& record) {
         {"startedAt", record.started_at ? Json(rfc3339_nano(*record.started_at)) : Json()},
         {"finishedAt", record.finished_at ? Json(rfc3339_nano(*record.finished_at)) : Json()},
         {"keepResult", record.keep_result},
+        {"sync", record.sync},
     };
     if (!record.error.empty()) out["error"] = record.error;
     if (record.callback_url) out["callbackUrl"] = *record.callback_url;
@@ -104,6 +105,7 @@ CallRecord record_from_json(std::string_view text) {
             record.result = std::move(*body);
         }
         record.result_truncated = in.value("resultTruncated", false);
+        record.sync = in.value("sync", false);
         return record;
     } catch (const Json::exception& e) {
         throw std::invalid_argument(std::string("call record: ") + e.what());

@@ -2,7 +2,8 @@
 // dead-lettered, cancelled), its attempts, status code and timings, and the function's answer
 // when the caller asked to keep it. The gateway writes it when it stores the call, the queue
 // worker as the call goes on; both through the key-value bucket named in queue_names.h, keyed by
-// call id. JSON, as GET /system/calls/<id> shows it.
+// call id. With record_calls=all the gateway records synchronous calls too, in a bucket of
+// their own. JSON, as GET /system/calls/<id> shows it.
 #pragma once
 
 #include <chrono>
@@ -38,6 +39,9 @@ struct CallRecord {
     /// is set and it is left out).
     std::optional<std::string> result;
     bool result_truncated = false;
+    /// A synchronous call, recorded by the gateway as it answered (record_calls=all): one
+    /// attempt, no queue, no callback.
+    bool sync = false;
 
     bool operator==(const CallRecord&) const = default;
 };

@@ -6,6 +6,7 @@
 #include <nats/nats.h>
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <functional>
 #include <mutex>
@@ -568,10 +569,19 @@ struct KeyValue::Impl {
     kvStore* kv = nullptr;
     std::string bucket;
 
+    /// put_all's context of its own, made on first use: its acknowledgement handler counts
+    /// what the server stored, and waiting for its publishes waits for no one else's.
+    std::mutex batch_mutex;
+    jsCtx* batch_js = nullptr;          ///< Guarded by batch_mutex.
+    std::atomic<std::size_t> acked{0};  ///< Stored by the current batch.
+
     Impl() = default;
     Impl(const Impl&) = delete;
     Impl& operator=(const Impl&) = delete;
-    ~Impl() { kvStore_Destroy(kv); }
+    ~Impl() {
+        if (batch_js) jsCtx_Destroy(batch_js);
+        kvStore_Destroy(kv);
+    }
 
     void require_valid(const std::string& key, const std::string& what) const {
         if (!KeyValue::valid_key(key)) throw QueueError(what + ": not a valid key");
@@ -605,6 +615,43 @@ std::uint64_t KeyValue::put(const std::string& key, std::string_view value) {
                       static_cast<int>(value.size())),
           what);
     return revision;
+}
+
+std::size_t KeyValue::put_all(const std::vector<std::pair<std::string, std::string>>& entries,
+                              milliseconds timeout) {
+    const std::string what =
+        "put " + std::to_string(entries.size()) + " values in " + impl_->bucket;
+    impl_->connection->require_connected(what);
+    std::lock_guard lock(impl_->batch_mutex);
+    if (impl_->batch_js == nullptr) {
+        jsOptions options;
+        check(jsOptions_Init(&options), what);
+        options.PublishAsync.AckHandler = [](jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr*,
+                                             void* closure) {
+            if (ack != nullptr) static_cast<Impl*>(closure)->acked.fetch_add(1);
+            natsMsg_Destroy(msg);
+        };
+        options.PublishAsync.AckHandlerClosure = impl_.get();
+        check(natsConnection_JetStream(&impl_->batch_js, impl_->connection->nc, &options), what);
+    }
+    impl_->acked = 0;
+    const std::string prefix = "$KV." + impl_->bucket + ".";
+    jsPubOptions publish;
+    jsPubOptions_Init(&publish);
+    publish.MaxWait = timeout.count();
+    for (const auto& [key, value] : entries) {
+        if (!valid_key(key) || value.size() > static_cast<std::size_t>(INT_MAX)) continue;
+        const std::string subject = prefix + key;
+        if (js_PublishAsync(impl_->batch_js, subject.c_str(), value.data(),
+                            static_cast<int>(value.size()), &publish) != NATS_OK)
+            break;  // disconnected meanwhile: what was sent may still be acknowledged
+    }
+    js_PublishAsyncComplete(impl_->batch_js, &publish);
+    // Whatever is still unacknowledged is given up, so the next batch starts clean.
+    natsMsgList pending;
+    if (js_PublishAsyncGetPendingList(&pending, impl_->batch_js) == NATS_OK)
+        natsMsgList_Destroy(&pending);
+    return impl_->acked.load();
 }
 
 std::optional<std::string> KeyValue::get(const std::string& key) {
@@ -689,7 +736,8 @@ std::vector<std::pair<std::string, std::string>> KeyValue::entries(std::size_t l
     return entries;
 }
 
-KeyValue JetStream::ensure_bucket(const std::string& name, milliseconds ttl, int history) {
+KeyValue JetStream::ensure_bucket(const std::string& name, milliseconds ttl, int history,
+                                  std::int64_t max_values) {
     const std::string what = "create bucket " + name;
     if (history < 1 || history > 64) throw QueueError(what + ": history must be 1..64");
     impl_->require_connected(what);
@@ -709,13 +757,24 @@ KeyValue JetStream::ensure_bucket(const std::string& name, milliseconds ttl, int
         kc.TTL = to_ns(ttl);
         kc.StorageType = js_FileStorage;
         check(js_CreateKeyValue(&bucket->kv, impl_->js, &kc), what);
-        return KeyValue(std::move(bucket));
+        if (max_values <= 0) return KeyValue(std::move(bucket));
+        // The bound is the stream's, which kvConfig does not reach: set it below.
+        kvStore_Destroy(bucket->kv);
+        bucket->kv = nullptr;
+        jerr = static_cast<jsErrCode>(0);
+        s = js_GetStreamInfo(&info, impl_->js, stream.c_str(), nullptr, &jerr);
     }
     if (s != NATS_OK) fail(s, what, jerr);
-    if (info->Config->MaxAge != to_ns(ttl) || info->Config->MaxMsgsPerSubject != history) {
+    const std::int64_t wanted_max = max_values > 0 ? max_values : -1;
+    // A bounded bucket makes room by discarding its oldest values, never by refusing new ones.
+    const jsDiscardPolicy wanted_discard = max_values > 0 ? js_DiscardOld : info->Config->Discard;
+    if (info->Config->MaxAge != to_ns(ttl) || info->Config->MaxMsgsPerSubject != history ||
+        info->Config->MaxMsgs != wanted_max || info->Config->Discard != wanted_discard) {
         jsStreamConfig sc = *info->Config;  // Borrows info's strings until it is destroyed.
         sc.MaxAge = to_ns(ttl);
         sc.MaxMsgsPerSubject = history;
+        sc.MaxMsgs = wanted_max;
+        sc.Discard = wanted_discard;
         // The duplicate window may not exceed the age limit.
         const std::int64_t two_minutes = to_ns(std::chrono::minutes(2));
         sc.Duplicates = (sc.MaxAge > 0 && sc.MaxAge < two_minutes) ? sc.MaxAge : two_minutes;

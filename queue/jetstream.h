@@ -178,6 +178,12 @@ class KeyValue {
 
     /// Stores `value` under `key` (QueueError for an invalid key); returns its revision.
     std::uint64_t put(const std::string& key, std::string_view value);
+    /// Stores every entry without waiting for each acknowledgement in turn: all are sent, then
+    /// their acknowledgements awaited together, for at most `timeout`. How many were stored;
+    /// entries with an invalid key, refused or unacknowledged in time are not counted. Throws
+    /// QueueUnavailable when not connected (nothing sent). Calls are serialised.
+    std::size_t put_all(const std::vector<std::pair<std::string, std::string>>& entries,
+                        std::chrono::milliseconds timeout);
     /// nullopt when the key was never set, was erased or expired.
     std::optional<std::string> get(const std::string& key);
     void erase(const std::string& key);
@@ -255,8 +261,10 @@ class JetStream {
     PullConsumer ensure_consumer(const ConsumerConfig& config);
 
     /// Creates the bucket, or updates its TTL and history (1..64 values kept per key). A TTL
-    /// of 0 keeps values for ever.
-    KeyValue ensure_bucket(const std::string& name, std::chrono::milliseconds ttl, int history = 1);
+    /// of 0 keeps values for ever. `max_values` > 0 bounds the values stored in all: past it
+    /// the oldest are discarded to make room (-1: no bound).
+    KeyValue ensure_bucket(const std::string& name, std::chrono::milliseconds ttl, int history = 1,
+                           std::int64_t max_values = -1);
 
   private:
     explicit JetStream(std::shared_ptr<Impl> impl);

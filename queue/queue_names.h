@@ -13,6 +13,12 @@ inline constexpr const char* kCallStream = "faas-calls";
 inline constexpr const char* kDeadLetterStream = "faas-dead-letters";
 /// Call records by call id.
 inline constexpr const char* kRecordBucket = "faas-calls";
+/// Records of synchronous calls (record_calls=all), by call id: a bucket apart, bounded in
+/// size, so a client's X-Call-Id can never overwrite an asynchronous call's record.
+inline constexpr const char* kSyncRecordBucket = "faas-sync-calls";
+/// Set by a queue worker on the calls it makes through the gateway, which records them as
+/// part of the asynchronous call, not as synchronous calls of their own.
+inline constexpr const char* kQueuedCallHeader = "X-Faas-Queued-Call";
 /// The queue of a function without com.openfaas.queue (OpenFaaS's default channel name).
 inline constexpr const char* kDefaultQueue = "faas-request";
 /// The annotation (label) naming a function's queue, as in OpenFaaS.

@@ -121,7 +121,7 @@ std::string AsyncCalls::enqueue(const Request& request) {
     message.queue = queue_of(function);
 
     try {
-        queue().enqueue(message);
+        queue().enqueue(message, client_id.empty());
     } catch (const queue::BadMessage& e) {
         throw BadRequest(std::string("Cannot queue this call: ") + e.what());
     } catch (const queue::QueueUnavailable& e) {

@@ -25,6 +25,10 @@ struct CallQueueOptions {
     std::function<void()> before_connect;
     std::chrono::milliseconds publish_timeout{5000};
     std::chrono::nanoseconds record_ttl = std::chrono::hours(24);
+    /// record_calls=all: synchronous calls are recorded too, in a bucket of their own keeping
+    /// the newest `sync_records_kept`.
+    bool record_sync = false;
+    std::int64_t sync_records_kept = 10000;
 };
 
 /// Thread-safe. Every method throws queue::QueueUnavailable when NATS cannot be reached (the
@@ -36,9 +40,15 @@ class CallQueue {
     struct Stored {
         bool duplicate = false;  ///< The call id was stored before: nothing new was.
     };
-    /// Stores the call and, unless it was a duplicate, its record "queued".
-    Stored enqueue(const queue::CallMessage& message);
+    /// Stores the call and, unless it was a duplicate, its record "queued". `new_id`: the call
+    /// id was made just now (not the client's), so no record of it can exist yet: one NATS
+    /// round trip fewer.
+    Stored enqueue(const queue::CallMessage& message, bool new_id = false);
 
+    /// Stores records of synchronous calls (record_sync): how many were stored.
+    std::size_t store_sync_records(const std::vector<queue::CallRecord>& records);
+
+    /// The asynchronous call's record, else the synchronous one's (record_sync).
     std::optional<queue::CallRecord> record(const std::string& call_id);
     /// The newest first, at most `limit`, of those matching (empty filters match all).
     std::vector<queue::CallRecord> records(const std::string& function,
@@ -52,6 +62,7 @@ class CallQueue {
     struct Handles {
         queue::JetStream jetstream;
         queue::KeyValue records;
+        std::optional<queue::KeyValue> sync_records;  ///< With record_sync.
     };
     /// Connects and makes the streams and the bucket once (again after a failure), then hands
     /// out the shared handles, which are used without the lock.
@@ -61,6 +72,7 @@ class CallQueue {
     std::mutex mutex_;
     std::optional<queue::JetStream> jetstream_;
     std::optional<queue::KeyValue> records_;
+    std::optional<queue::KeyValue> sync_records_;
 };
 
 }  // namespace faas::gateway

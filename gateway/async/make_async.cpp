@@ -56,17 +56,29 @@ AsyncSetup make_async(const Config& config, FunctionProvider& provider) {
     if (!missing.empty()) {
         setup.calls = std::make_unique<AsyncCalls>(provider, nullptr, missing, options);
         setup.description = "Asynchronous calls: unavailable, " + missing;
+        if (config.record_sync_calls)
+            setup.description += "; record_calls=all records nothing without the queue";
         return setup;
     }
     queue_options.nats_url = url;
+    queue_options.record_sync = config.record_sync_calls;
+    queue_options.sync_records_kept = config.sync_records_kept;
+    auto call_queue = std::make_unique<CallQueue>(std::move(queue_options));
+    if (config.record_sync_calls)
+        setup.recorder = std::make_unique<CallRecorder>(
+            [queue = call_queue.get()](const std::vector<queue::CallRecord>& records) {
+                return queue->store_sync_records(records);
+            });
     setup.queue_metrics = std::make_unique<QueueMetrics>(QueueMetricsOptions{url});
-    setup.calls = std::make_unique<AsyncCalls>(
-        provider, std::make_unique<CallQueue>(std::move(queue_options)), "", options);
+    setup.calls = std::make_unique<AsyncCalls>(provider, std::move(call_queue), "", options);
     setup.description = "Asynchronous calls: queued on " + url +
                         (setup.local ? " (nats-server and a queue worker are started here on the "
                                        "first asynchronous call, store in " +
                                            config.state_dir + "/nats)"
                                      : "");
+    if (config.record_sync_calls)
+        setup.description += "; synchronous calls recorded too (record_calls=all, the newest " +
+                             std::to_string(config.sync_records_kept) + " kept)";
     return setup;
 }
 

@@ -4,6 +4,9 @@
 # apart drift by more than a change on the call path costs, alternating rounds do not.
 #
 #   tests/bench/gateway_ab_bench.sh BIN_A BIN_B     (each a bin/ with gateway_bench_server)
+#   RECORD_B=1 tests/bench/gateway_ab_bench.sh BIN BIN
+#       B records every call as record_calls=all does, in a nats-server -js the script starts:
+#       the cost of recording, and at the end how many records B stored and dropped.
 #
 # Prints, for a function call per concurrency and an admin read (GET /system/functions, c=8),
 # each side's mean req/s over the rounds, B/A and the CPU each side spends per request (from
@@ -61,10 +64,19 @@ nginx -p "$work/up" -c "$work/up/nginx.conf" > "$work/up.log" 2>&1 &
 pids="$pids $!"
 wait_http "http://127.0.0.1:$p_up/"
 
+b_env=""
+if [ "${RECORD_B:-0}" = 1 ]; then
+  command -v nats-server >/dev/null || { echo "RECORD_B=1 needs nats-server" >&2; exit 1; }
+  p_nats=$(free_port)
+  nats-server -js -a 127.0.0.1 -p "$p_nats" -sd "$work/nats" > "$work/nats.log" 2>&1 &
+  pids="$pids $!"
+  b_env="nats_url=nats://127.0.0.1:$p_nats"
+fi
+
 p_a=$(free_port); p_b=$(free_port)
 env port=$p_a bench_upstream_port=$p_up "$a/gateway_bench_server" > "$work/a.log" 2>&1 &
 pid_a=$!; pids="$pids $pid_a"
-env port=$p_b bench_upstream_port=$p_up "$b/gateway_bench_server" > "$work/b.log" 2>&1 &
+env port=$p_b bench_upstream_port=$p_up $b_env "$b/gateway_bench_server" > "$work/b.log" 2>&1 &
 pid_b=$!; pids="$pids $pid_b"
 wait_http "http://127.0.0.1:$p_a/healthz"
 wait_http "http://127.0.0.1:$p_b/healthz"
@@ -123,3 +135,7 @@ while [ $i -lt 9 ]; do
 done
 median() { sort -n "$1" | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 echo "p50 at c=1 (median of 9 alternating 1 s runs): A $(median "$work/p50a") us, B $(median "$work/p50b") us"
+if [ -n "$b_env" ]; then
+  curl -s "http://127.0.0.1:$p_b/metrics" |
+    awk '/^gateway_call_records_(stored|dropped)_total/ {printf "B %s %s\n", $1, $2}'
+fi

@@ -7,6 +7,8 @@
 #include <iostream>
 #include <thread>
 
+#include "async/call_queue.h"
+#include "async/call_recorder.h"
 #include "config.h"
 #include "env.h"
 #include "log.h"
@@ -60,7 +62,8 @@ class StaticProvider final : public FunctionProvider {
 
 }  // namespace
 
-// env: port, bench_upstream_port (on 127.0.0.1); the function is called "bench".
+// env: port, bench_upstream_port (on 127.0.0.1); the function is called "bench". With nats_url
+// set, every call is recorded there as record_calls=all does.
 int main() {
     limit_malloc_arenas();
     ::signal(SIGPIPE, SIG_IGN);
@@ -71,7 +74,21 @@ int main() {
                            {"upstream_timeout", "30s"}});
     Config config = read_config(settings);
     StaticProvider provider("bench", {Endpoint{"127.0.0.1", upstream_port}});
+    // Made before the server, so they outlive it.
+    std::unique_ptr<CallQueue> call_queue;
+    std::unique_ptr<CallRecorder> recorder;
+    if (auto nats_url = faas::get_string(env, "nats_url", ""); !nats_url.empty()) {
+        CallQueueOptions options;
+        options.nats_url = nats_url;
+        options.record_sync = true;
+        call_queue = std::make_unique<CallQueue>(std::move(options));
+        recorder = std::make_unique<CallRecorder>(
+            [queue = call_queue.get()](const std::vector<faas::queue::CallRecord>& records) {
+                return queue->store_sync_records(records);
+            });
+    }
     GatewayServer server(config, provider, std::nullopt);
+    if (recorder) server.record_calls(*recorder);
     int port = server.bind("127.0.0.1", config.port);
     if (port < 0) return 1;
     faas::log_line("Listening on port: " + std::to_string(port));

@@ -69,7 +69,9 @@ TEST_CASE("bad values name the variable") {
                                                             {"function_namespace", "Bad_NS"},
                                                             {"provider", "kubernetes"},
                                                             {"load_balancing", "random"},
-                                                            {"max_request_bytes", "lots"}};
+                                                            {"max_request_bytes", "lots"},
+                                                            {"record_calls", "sync"},
+                                                            {"sync_records_kept", "5"}};
     for (const auto& [name, value] : bad) {
         CAPTURE(name);
         faas::MapEnv env({{"watchdog_path", watchdog}, {name, value}});
@@ -109,4 +111,16 @@ TEST_CASE("max_build_context_bytes follows a smaller max_request_bytes unless se
                         {"max_request_bytes", "1Mi"},
                         {"max_build_context_bytes", "2Mi"}});
     CHECK_THROWS_AS(read_config(above), faas::ConfigError);
+}
+
+TEST_CASE("record_calls: async by default, all records synchronous calls too") {
+    faas::test::TempDir dir;
+    auto watchdog = fake_watchdog(dir);
+    faas::MapEnv defaults({{"watchdog_path", watchdog}});
+    CHECK_FALSE(read_config(defaults).record_sync_calls);
+    CHECK(read_config(defaults).sync_records_kept == 10000);
+    faas::MapEnv all(
+        {{"watchdog_path", watchdog}, {"record_calls", "all"}, {"sync_records_kept", "500"}});
+    CHECK(read_config(all).record_sync_calls);
+    CHECK(read_config(all).sync_records_kept == 500);
 }

@@ -53,12 +53,14 @@ TEST_CASE("no path and no query: /function/<name> without '?'") {
           "http://gw:8080/function/resize.tenant-a");
 }
 
-TEST_CASE("headers: the end-to-end ones in order, repeats kept, then the call id") {
+TEST_CASE("headers: the end-to-end ones in order, repeats kept, then the call id and the mark") {
     const HttpRequest request = function_request(message(), "http://gw:8080", 1s);
     const HeaderList expected = {{"Content-Type", "image/png"},
                                  {"X-Custom", "one"},
                                  {"x-custom", "two"},
                                  {"X-Empty", ""},
-                                 {"X-Call-Id", "abc-123"}};
+                                 {"X-Call-Id", "abc-123"},
+                                 // The gateway records it as part of the asynchronous call.
+                                 {"X-Faas-Queued-Call", "true"}};
     CHECK(request.headers == expected);
 }

@@ -509,3 +509,30 @@ TEST_CASE("key-value values expire after the bucket's TTL") {
     longer.put("call-ttl", "record");
     CHECK(longer.get("call-ttl") == "record");
 }
+
+TEST_CASE("put_all stores a batch in one wait, and a bounded bucket keeps its newest values") {
+    Fixture f;
+    KeyValue kv = f.js.ensure_bucket("sync-records", 1h, 1, 100);
+    std::vector<std::pair<std::string, std::string>> batch;
+    for (int i = 0; i < 250; ++i)
+        batch.emplace_back("call-" + std::to_string(i), "v" + std::to_string(i));
+    batch.emplace_back("not a key", "skipped");
+    CHECK(kv.put_all(batch, 5000ms) == 250);
+    // Past 100 values the oldest went to make room: new values were never refused.
+    CHECK_FALSE(kv.get("call-0"));
+    CHECK_FALSE(kv.get("call-149"));
+    CHECK(kv.get("call-150") == "v150");
+    CHECK(kv.get("call-249") == "v249");
+    CHECK(kv.keys().size() == 100);
+    CHECK(kv.put_all({}, 1000ms) == 0);
+
+    // The same bucket ensured again unbounded is unbounded.
+    KeyValue unbounded = f.js.ensure_bucket("sync-records", 1h);
+    CHECK(unbounded.put_all(batch, 5000ms) == 250);
+    CHECK(unbounded.keys().size() == 250);
+
+    // Not connected: nothing is sent, at once.
+    f.server.stop(SIGKILL);
+    REQUIRE(wait_until([&] { return !f.js.connected(); }, 5s));
+    CHECK_THROWS_AS(kv.put_all(batch, 5000ms), QueueUnavailable);
+}

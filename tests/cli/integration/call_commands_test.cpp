@@ -159,7 +159,7 @@ TEST_CASE("calls get and cancel: an unknown id is 404, one line and exit 1") {
     auto listed = faas.run({"calls", "list"});
     INFO(listed);
     CHECK(listed.code == 0);
-    CHECK(listed.out == "Call ID  Function  Status  Attempts  Code  Duration  Age  Error\n");
+    CHECK(listed.out == "Call ID  Function  Kind  Status  Attempts  Code  Duration  Age  Error\n");
 }
 
 TEST_CASE("calls: a gateway that cannot queue (503) and one that is down are one line") {

@@ -218,8 +218,9 @@ TEST_CASE("calls get, list, cancel: what they print") {
     INFO(listed);
     CHECK(listed.code == 0);
     // The records are from 2026-03-01: their age (and the Age column's width) depends on today.
-    CHECK(listed.out.starts_with("Call ID  Function  Status     Attempts  Code  Duration  Age"));
-    CHECK(listed.out.find("\nc-2      echo      queued     1") != std::string::npos);
+    CHECK(listed.out.starts_with(
+        "Call ID  Function  Kind   Status     Attempts  Code  Duration  Age"));
+    CHECK(listed.out.find("\nc-2      echo      async  queued     1") != std::string::npos);
     {
         std::lock_guard lock(seen.mutex);
         CHECK(seen.target == "/system/calls?function=echo&status=queued&limit=2");

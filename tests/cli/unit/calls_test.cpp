@@ -216,17 +216,23 @@ TEST_CASE("calls list: a row per call, a dash for what has not happened yet") {
     failed["statusCode"] = 500;
     failed["durationSeconds"] = 12.25;
     failed["error"] = "line one\nline two";
+    json sync = succeeded_record();
+    sync["callId"] = "c-0";
+    sync["sync"] = true;
+    sync["attempts"] = 1;
+    sync["durationSeconds"] = 0.5;
     std::ostringstream out;
-    calls_table(json::array({queued, failed, "not an object"}), at("2026-03-01T10:01:00Z"))
+    calls_table(json::array({queued, failed, sync, "not an object"}), at("2026-03-01T10:01:00Z"))
         .print(out);
     CHECK(out.str() ==
-          "Call ID  Function  Status  Attempts  Code  Duration  Age  Error\n"
-          "c-2      slow      queued  0         -     -         30s\n"
-          "c-1      echo      failed  2         500   12.2s     59s  line one line two\n");
+          "Call ID  Function  Kind   Status     Attempts  Code  Duration  Age  Error\n"
+          "c-2      slow      async  queued     0         -     -         30s\n"
+          "c-1      echo      async  failed     2         500   12.2s     59s  line one line two\n"
+          "c-0      echo      sync   succeeded  1         200   0.500s    59s\n");
 
     std::ostringstream empty;
     calls_table(json::array()).print(empty);
-    CHECK(empty.str() == "Call ID  Function  Status  Attempts  Code  Duration  Age  Error\n");
+    CHECK(empty.str() == "Call ID  Function  Kind  Status  Attempts  Code  Duration  Age  Error\n");
 }
 
 }  // namespace faas::cli

@@ -245,3 +245,151 @@ TEST_CASE("a slow function on a named queue does not delay calls on the default 
             << std::chrono::duration_cast<std::chrono::milliseconds>(fast_took).count()
             << " ms, with 12 calls of 4 s on the queue slow");
 }
+
+namespace {
+
+/// The record of `call_id` once GET /system/calls/<id> has one (null JSON after `timeout`).
+nlohmann::json recorded(httplib::Client& http, const std::string& call_id,
+                        std::chrono::milliseconds timeout = 10s) {
+    nlohmann::json record;
+    wait_until(
+        [&] {
+            auto answer = http.Get("/system/calls/" + call_id);
+            if (!answer || answer->status != 200) return false;
+            record = nlohmann::json::parse(answer->body);
+            return true;
+        },
+        timeout);
+    return record;
+}
+
+/// The sum of a counter's series whose line starts with `series` on the gateway's /metrics.
+double counter(GatewayFixture& gateway, const std::string& series) {
+    double total = 0;
+    const std::string text = gateway.metrics();
+    for (std::size_t at = text.find(series); at != std::string::npos;
+         at = text.find(series, at + 1)) {
+        if (at > 0 && text[at - 1] != '\n') continue;
+        total += std::stod(text.substr(text.find(' ', at) + 1));
+    }
+    return total;
+}
+
+}  // namespace
+
+TEST_CASE("record_calls=all: synchronous calls are recorded apart from asynchronous ones") {
+    CallbackServer callbacks;
+    GatewayFixture gateway(GatewayEnv{{"record_calls", "all"}});
+    TempDir scripts;
+    // Shows whether the queue worker's marker reached the function (it must not).
+    gateway.deploy_ready("echo",
+                         write_script(scripts, "echo.sh",
+                                      "printf '%s %s' \"${Http_X_Faas_Queued_Call:-absent}\" "
+                                      "\"${Http_X_Other:-absent}\"\n"));
+    gateway.deploy_ready("broken", write_script(scripts, "broken.sh", "exit 3\n"));
+    auto http = gateway.client(20s);
+
+    auto ok = http.Post("/function/echo", {{"X-Call-Id", "sync-ok-1"}, {"X-Other", "yes"}}, "",
+                        "text/plain");
+    REQUIRE(ok);
+    CHECK(ok->status == 200);
+    CHECK(ok->body == "absent yes");
+    auto record = recorded(http, "sync-ok-1");
+    REQUIRE_MESSAGE(!record.is_null(), gateway.process().output());
+    CHECK(record["sync"] == true);
+    CHECK(record["status"] == "succeeded");
+    CHECK(record["statusCode"] == 200);
+    CHECK(record["attempts"] == 1);
+    CHECK(record["function"] == "echo");
+    CHECK(record["finishedAt"].is_string());
+
+    auto failed = http.Post("/function/broken", {{"X-Call-Id", "sync-bad-1"}}, "", "text/plain");
+    REQUIRE(failed);
+    CHECK(failed->status == 500);
+    record = recorded(http, "sync-bad-1");
+    REQUIRE_FALSE(record.is_null());
+    CHECK(record["status"] == "failed");
+    CHECK(record["statusCode"] == 500);
+    CHECK(http.Delete("/system/calls/sync-bad-1")->status == 409);
+
+    // A call a queue worker makes is part of its asynchronous call: not recorded on its own,
+    // and the marker is not passed on.
+    auto marked = http.Post("/function/echo",
+                            {{"X-Call-Id", "worker-made-1"}, {"X-Faas-Queued-Call", "true"}}, "",
+                            "text/plain");
+    REQUIRE(marked);
+    CHECK(marked->body == "absent absent");
+
+    // A client's X-Call-Id naming an asynchronous call cannot overwrite its record.
+    auto queued = http.Post("/async-function/echo",
+                            {{"X-Call-Id", "async-1"}, {"X-Callback-Url", callbacks.url()}}, "",
+                            "text/plain");
+    REQUIRE(queued);
+    CHECK(queued->status == 202);
+    REQUIRE(wait_until([&] { return !callbacks.received().empty(); }, 30s));
+    CHECK(callbacks.received().front().body == "absent absent");
+    REQUIRE(http.Post("/function/echo", {{"X-Call-Id", "async-1"}}, "", "text/plain"));
+    REQUIRE(http.Post("/function/echo", {{"X-Call-Id", "sync-last-1"}}, "", "text/plain"));
+    // Records are stored in the order the calls finished: once the last is there, so is
+    // every one before it.
+    REQUIRE_FALSE(recorded(http, "sync-last-1").is_null());
+    CHECK(http.Get("/system/calls/worker-made-1")->status == 404);
+    record = recorded(http, "async-1");
+    CHECK(record["sync"] == false);
+    CHECK(record["queue"] == "faas-request");
+
+    // The list has both kinds, newest first; the asynchronous call's own made through the
+    // gateway by the worker is not there twice.
+    auto listed = http.Get("/system/calls?function=echo");
+    REQUIRE(listed);
+    auto calls = nlohmann::json::parse(listed->body);
+    std::multiset<std::string> ids;
+    for (const auto& call : calls) ids.insert(call["callId"].get<std::string>());
+    CHECK(ids.count("sync-ok-1") == 1);
+    CHECK(ids.count("sync-last-1") == 1);
+    CHECK(ids.count("async-1") == 2);  // the async call and the client's sync call of that id
+    CHECK(ids.count("worker-made-1") == 0);
+    // sync-ok-1, sync-bad-1, the client's async-1 and sync-last-1.
+    CHECK(
+        wait_until([&] { return counter(gateway, "gateway_call_records_stored_total") == 4; }, 5s));
+    CHECK(counter(gateway, "gateway_call_records_dropped_total") == 0);
+}
+
+TEST_CASE(
+    "record_calls=all with NATS down: calls still answer at once, records are dropped and "
+    "counted") {
+    TempDir store;
+    NatsServer nats(store.path() + "/nats");
+    GatewayFixture gateway(GatewayEnv{{"nats_url", nats.url()}, {"record_calls", "all"}});
+    gateway.deploy_ready("echo", "cat");
+    auto http = gateway.client(20s);
+    REQUIRE(http.Post("/function/echo", {{"X-Call-Id", "up-1"}}, "x", "text/plain"));
+    REQUIRE_FALSE(recorded(http, "up-1").is_null());
+
+    nats.stop();
+    for (int i = 0; i < 20; ++i) {
+        auto answer = http.Post("/function/echo", "still here", "text/plain");
+        REQUIRE(answer);
+        CHECK(answer->status == 200);
+        // The call does not wait for the recorder: far below NATS's 5 s publish timeout.
+        CHECK(std::stod(answer->get_header_value("X-Duration-Seconds")) < 2.5);
+    }
+    REQUIRE_MESSAGE(
+        wait_until(
+            [&] {
+                std::this_thread::sleep_for(100ms);
+                return counter(gateway,
+                               R"(gateway_call_records_dropped_total{reason="unavailable"})") >= 20;
+            },
+            15s),
+        gateway.metrics());
+
+    nats.start();
+    REQUIRE(wait_until(
+        [&] {
+            std::this_thread::sleep_for(200ms);
+            auto again = http.Post("/function/echo", {{"X-Call-Id", "back-1"}}, "x", "text/plain");
+            return again && again->status == 200 && http.Get("/system/calls/back-1")->status == 200;
+        },
+        20s));
+}
