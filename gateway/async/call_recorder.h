@@ -1,7 +1,7 @@
 // Records of synchronous calls (record_calls=all), written off the call path: a call hands its
-// record over in a few hundred nanoseconds (a lock and a move, never I/O), and a thread of the
-// recorder stores them in batches. The queue between them is bounded; when the store falls
-// behind or NATS is down, records are dropped and counted
+// record over (a lock and a move, never I/O), and a thread of the recorder, at the lowest priority,
+// stores them in batches. The queue between them is bounded; when the store falls behind (the
+// CPUs are busy with calls, or NATS is slow) or NATS is down, records are dropped and counted
 // (gateway_call_records_dropped_total), so a call is never slowed nor memory grown.
 #pragma once
 
@@ -29,6 +29,8 @@ struct CallRecorderOptions {
     std::size_t batch = 500;
     /// How long a record may wait for its batch to fill.
     std::chrono::milliseconds linger{100};
+    /// The storing thread runs at the lowest priority (nice 19).
+    bool low_priority = true;
 };
 
 class CallRecorder {
