@@ -91,8 +91,12 @@ preflight() {
   mkdir -p "$STATE_DIR"
 }
 
-# The node image is rebuilt when scripts/multinode/ changes (its hash is a label of the image).
-node_context_hash() { cat "$REPO"/scripts/multinode/* | sha256sum | cut -c1-16; }
+# The node image is rebuilt when its Dockerfile or entrypoint changes (their hash is a label of
+# the image).
+node_context_hash() {
+  cat "$REPO"/scripts/multinode/Dockerfile "$REPO"/scripts/multinode/entrypoint.sh |
+    sha256sum | cut -c1-16
+}
 node_image_current() {
   [[ $(docker image inspect -f '{{index .Config.Labels "faas.mn.context"}}' "$NODE_IMAGE" \
     2>/dev/null) == "$(node_context_hash)" ]]

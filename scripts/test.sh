@@ -4,10 +4,13 @@
 #   2. builds the debug preset (warnings as errors) and the ASan+UBSan preset, and runs every
 #      unit and integration test in both;
 #   3. runs the end-to-end tests on a real Docker Swarm (scripts/e2e.sh: images, stack deploy,
-#      ctest -L e2e). In CI (CI=true) Docker is installed and they must pass; on a machine
-#      without a running Docker engine they are skipped, and the summary says so.
+#      ctest -L e2e), then on a Swarm of three nodes (scripts/e2e-multinode.sh: docker-in-docker
+#      nodes, a registry, ctest -L e2e-multinode). In CI (CI=true) Docker is installed and they
+#      must pass; on a machine without a running Docker engine they are skipped, and the summary
+#      says so.
 # Ends with one line adding up every CTest run: "total: N passed, N failed".
-# Usage: scripts/test.sh       (FAAS_E2E=0 skips step 3, FAAS_E2E=1 forces it)
+# Usage: scripts/test.sh       (FAAS_E2E=0 skips step 3, FAAS_E2E=1 forces it; FAAS_MULTINODE=0
+#                               skips its multi-node part)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -55,6 +58,12 @@ fi
 if [ "$e2e" = 1 ]; then
   echo "[test] === e2e: real Docker Swarm ==="
   run_ctest scripts/e2e.sh
+  if [ "${FAAS_MULTINODE:-1}" = 1 ]; then
+    echo "[test] === e2e-multinode: a Swarm of a manager and two workers ==="
+    run_ctest scripts/e2e-multinode.sh
+  else
+    echo "[test] === e2e-multinode: NOT RUN: FAAS_MULTINODE=0 ==="
+  fi
 elif [ "${FAAS_E2E:-auto}" = 0 ]; then
   echo "[test] === e2e: NOT RUN: FAAS_E2E=0 ==="
 else
