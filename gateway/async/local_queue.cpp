@@ -73,7 +73,10 @@ bool LocalQueue::start(std::chrono::milliseconds ready_timeout) {
     std::call_once(started_, [this] { launch(); });
     const auto deadline = std::chrono::steady_clock::now() + ready_timeout;
     while (!stopping_) {
-        if (accepts_connections(options_.nats_port)) return true;
+        if (accepts_connections(options_.nats_port)) {
+            started_ok_ = true;
+            return true;
+        }
         if (std::chrono::steady_clock::now() >= deadline) return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }

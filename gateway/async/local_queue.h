@@ -48,6 +48,8 @@ class LocalQueue {
     /// Starts nats-server and the worker, once (later calls do nothing), and waits up to
     /// `ready_timeout` for nats-server to take connections. False if it did not.
     bool start(std::chrono::milliseconds ready_timeout = std::chrono::seconds(5));
+    /// Whether start() has seen nats-server take connections.
+    bool started() const { return started_ok_; }
     /// A worker for `queue` from now on (once; the default queue's starts with nats-server).
     /// After start(). At most kMaxNamedQueues named queues get one: past that it is logged.
     void serve(const std::string& queue);
@@ -69,6 +71,7 @@ class LocalQueue {
     std::atomic<int> gateway_port_{0};
     std::once_flag started_;
     std::atomic<bool> stopping_{false};
+    std::atomic<bool> started_ok_{false};
     std::mutex mutex_;
     std::condition_variable wake_;
     std::vector<std::thread> threads_;

@@ -69,7 +69,13 @@ AsyncSetup make_async(const Config& config, FunctionProvider& provider) {
             [queue = call_queue.get()](const std::vector<queue::CallRecord>& records) {
                 return queue->store_sync_records(records);
             });
-    setup.queue_metrics = std::make_unique<QueueMetrics>(QueueMetricsOptions{url});
+    QueueMetricsOptions metrics_options;
+    metrics_options.nats_url = url;
+    if (setup.local)
+        metrics_options.ready = [local_queue = setup.local.get()] {
+            return local_queue->started();
+        };
+    setup.queue_metrics = std::make_unique<QueueMetrics>(std::move(metrics_options));
     setup.calls = std::make_unique<AsyncCalls>(provider, std::move(call_queue), "", options);
     setup.description = "Asynchronous calls: queued on " + url +
                         (setup.local ? " (nats-server and a queue worker are started here on the "

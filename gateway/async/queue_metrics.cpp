@@ -192,6 +192,10 @@ void QueueMetrics::run() {
     bool was_up = true;  // So that a first reading that fails is told.
     std::unique_lock lock(mutex_);
     while (!stopping_) {
+        if (options_.ready && !options_.ready()) {
+            stop_requested_.wait_for(lock, options_.interval, [this] { return stopping_; });
+            continue;
+        }
         lock.unlock();
         const std::optional<std::string> error = read(jetstream);
         // Told once per change, not at every reading of an outage.

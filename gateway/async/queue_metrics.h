@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -85,6 +86,9 @@ struct QueueMetricsOptions {
     std::string nats_url;
     std::chrono::milliseconds interval{5000};  ///< Between readings.
     std::chrono::milliseconds timeout{2000};   ///< For each request of a reading.
+    /// Readings start once this is true (the local provider's nats-server, started on the
+    /// first asynchronous call); until then nothing is read or logged and up stays 0.
+    std::function<bool()> ready;
 };
 
 /// Reads the queue every interval from the moment it is made until it is destroyed; main hands
