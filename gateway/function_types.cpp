@@ -119,6 +119,7 @@ json status_json(const FunctionRecord& record, const std::string& served_namespa
     status["availableReplicas"] = record.available_replicas;
     status["invocationCount"] = invocation_count;
     status["createdAt"] = record.created_at;
+    if (!record.reason.empty()) status["reason"] = record.reason;
     return status;
 }
 

@@ -49,6 +49,9 @@ struct FunctionRecord {
     std::string created_at;      ///< RFC 3339.
     /// An update is rolling out: some replicas still run the previous deployment.
     bool rolling = false;
+    /// Why fewer replicas are available than wanted, when the provider knows (an image that
+    /// cannot be pulled, no node that fits): one line, in the status as "reason".
+    std::string reason = {};
 };
 
 /// FunctionStatus JSON: the deployment as sent plus name, namespace, replicas,

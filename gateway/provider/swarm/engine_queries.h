@@ -14,7 +14,9 @@ namespace faas::gateway::swarm {
 
 /// Services labelled function=true that name a function.
 std::vector<nlohmann::json> function_services(const DockerClient& docker);
-/// Tasks Swarm wants running, of one service or (`service_id` empty) of all.
+/// Tasks Swarm wants running, of one service or (`service_id` empty) of all, but those on a node
+/// Swarm does not see as ready: a node that is down still lists its tasks as running until the
+/// manager replaces them, and nothing answers there.
 std::vector<nlohmann::json> running_tasks(const DockerClient& docker,
                                           const std::string& service_id);
 /// Secrets labelled openfaas=true: the gateway's own (basic auth) are not functions' to mount.
@@ -40,5 +42,10 @@ class FunctionsNetwork {
     mutable std::mutex mutex_;
     std::string id_;
 };
+
+/// Why the service has fewer replicas than wanted, in one line, from its newest task that
+/// failed or was rejected (e.g. "rejected: No such image: registry:5000/fn:1") when nothing
+/// newer runs; empty when no task says.
+std::string task_problem(const DockerClient& docker, const std::string& service_id);
 
 }  // namespace faas::gateway::swarm

@@ -143,7 +143,10 @@ std::optional<FunctionRecord> SwarmProvider::get(const std::string& name) {
     auto tasks = swarm::running_tasks(docker_, id);
     // What this status reports available, calls reach.
     cache_.observe(name, id, swarm::service_paused(*service), tasks);
-    return record_of(*service, name, tasks);
+    auto record = record_of(*service, name, tasks);
+    if (record.available_replicas < record.replicas)
+        record.reason = swarm::task_problem(docker_, id);
+    return record;
 }
 
 std::map<std::string, std::string> SwarmProvider::secret_ids(

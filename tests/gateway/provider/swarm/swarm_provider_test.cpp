@@ -249,3 +249,62 @@ TEST_CASE("a missing socket is a clear unavailable error and resolve never block
     }
     CHECK_FALSE(provider.resolve("echo").exists);
 }
+
+namespace {
+
+// Function "echo" wanting 2 replicas: a task running on node n1 (ready), one "running" on n2,
+// which Swarm sees down, and tasks the engine rejected: their newest error is the reason.
+std::pair<int, std::string> node_down_and_rejected(const FakeRequest& request) {
+    if (request.target == "/v1.41/nodes")
+        return {200, R"([{"ID":"n1","Status":{"State":"ready"}},
+                        {"ID":"n2","Status":{"State":"down"}}])"};
+    if (request.target.find("/tasks?") != std::string::npos) {
+        const bool all = request.target.find("desired-state") == std::string::npos;
+        std::string tasks = R"([
+            {"ServiceID":"s1","NodeID":"n1","DesiredState":"running",
+             "Status":{"State":"running","Timestamp":"2026-12-03T10:00:00.1Z"},
+             "NetworksAttachments":[{"Network":{"ID":"fn"},"Addresses":["10.0.1.3/24"]}]},
+            {"ServiceID":"s1","NodeID":"n2","DesiredState":"running",
+             "Status":{"State":"running","Timestamp":"2026-12-03T10:00:00.2Z"},
+             "NetworksAttachments":[{"Network":{"ID":"fn"},"Addresses":["10.0.1.9/24"]}]})";
+        if (all)
+            tasks += R"(,
+            {"ServiceID":"s1","NodeID":"n1","DesiredState":"shutdown",
+             "Status":{"State":"rejected","Timestamp":"2026-12-03T10:00:05.5Z",
+                       "Err":"No such image: reg:5000/echo:2\nsecond line"}},
+            {"ServiceID":"s1","NodeID":"n1","DesiredState":"shutdown",
+             "Status":{"State":"rejected","Timestamp":"2026-12-03T10:00:03.5Z",
+                       "Err":"an older error"}})";
+        return {200, tasks + "]"};
+    }
+    return one_function(request);
+}
+
+}  // namespace
+
+TEST_CASE("a task on a node Swarm sees down is neither available nor routed") {
+    FakeEngine engine(node_down_and_rejected);
+    SwarmProvider provider(options_for(engine.path()));
+    auto record = provider.get("echo");
+    REQUIRE(record);
+    CHECK(record->replicas == 2);
+    CHECK(record->available_replicas == 1);
+    auto resolution = provider.resolve("echo");
+    REQUIRE(resolution.ready.size() == 1);
+    CHECK(resolution.ready[0].host == "10.0.1.3");
+}
+
+TEST_CASE("a function short of replicas says why in one line: its newest task's error") {
+    FakeEngine engine(node_down_and_rejected);
+    SwarmProvider provider(options_for(engine.path()));
+    auto record = provider.get("echo");
+    REQUIRE(record);
+    CHECK(record->reason == "rejected: No such image: reg:5000/echo:2 second line");
+    CHECK(status_json(*record, "fn", 0)["reason"] == record->reason);
+
+    // All replicas available: no reason, no extra read of the engine.
+    FakeEngine healthy(one_function);
+    SwarmProvider fine(options_for(healthy.path()));
+    CHECK(fine.get("echo")->reason.empty());
+    CHECK_FALSE(status_json(*fine.get("echo"), "fn", 0).contains("reason"));
+}
