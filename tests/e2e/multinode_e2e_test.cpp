@@ -11,11 +11,15 @@
 // E2E-SKIPPED (CTest: skipped); when required (CI) it fails.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "e2e/e2e_fixture.h"
 
@@ -260,4 +264,206 @@ TEST_CASE("multi-node: 3 replicas from the registry on both workers, all answer,
         CHECK(ids.empty());
     }
     report("multi-node: removed in " + fixed(seconds_since(started)) + " s");
+}
+
+namespace {
+
+/// Calls `name` in a loop on a thread of its own until stopped (at most `limit`): each
+/// failure's time, and the count of calls answered 200.
+class LoadLoop {
+  public:
+    LoadLoop(const Stack& stack, std::string name, std::chrono::seconds limit)
+        : thread_([this, stack, name = std::move(name), limit] {
+              const auto end = std::chrono::steady_clock::now() + limit;
+              for (int i = 0; !stop_ && std::chrono::steady_clock::now() < end; ++i) {
+                  auto [code, answer] = invoke(stack, name, "load-" + std::to_string(i));
+                  std::lock_guard lock(mutex_);
+                  if (code == 200) {
+                      ++ok_;
+                  } else {
+                      failed_at_.push_back(std::chrono::steady_clock::now());
+                      if (failed_at_.size() <= 5)
+                          first_errors_ += std::to_string(code) + " " + answer + "\n";
+                  }
+              }
+          }) {}
+    ~LoadLoop() { stop(); }
+    void stop() {
+        stop_ = true;
+        if (thread_.joinable()) thread_.join();
+    }
+    int ok() {
+        std::lock_guard lock(mutex_);
+        return ok_;
+    }
+    std::vector<std::chrono::steady_clock::time_point> failures() {
+        std::lock_guard lock(mutex_);
+        return failed_at_;
+    }
+    std::string first_errors() {
+        std::lock_guard lock(mutex_);
+        return first_errors_;
+    }
+
+  private:
+    std::atomic<bool> stop_{false};
+    std::mutex mutex_;
+    int ok_ = 0;
+    std::vector<std::chrono::steady_clock::time_point> failed_at_;
+    std::string first_errors_;
+    std::thread thread_;  // last: started once the rest is made
+};
+
+std::string node_status(const std::string& node) {
+    return on_node(kManager, "node inspect -f '{{.Status.State}}' " + node).second;
+}
+
+}  // namespace
+
+TEST_CASE("multi-node: a worker killed under load: calls go on, its replicas move to the other") {
+    auto stack = multinode_or_skip();
+    if (!stack) return;
+    const std::string name = "catfailover";
+    const std::string victim = kWorkers[1];
+    const std::string survivor = kWorkers[0];
+    remove_and_wait(*stack, name);
+    json deployment = {{"service", name},
+                       {"image", kImage},
+                       {"envProcess", "cat"},
+                       {"constraints", {"node.labels.faas.role==functions"}}};
+    auto client = gateway(*stack);
+    REQUIRE(client.Post("/system/functions", deployment.dump(), "application/json"));
+    REQUIRE(scale(*stack, name, 4));
+    REQUIRE(eventually([&] { return available(*stack, name, 4); }, 120s));
+    auto tasks = running_tasks_by_node(name);
+    INFO("running tasks by node: " << describe(tasks));
+    REQUIRE(tasks[victim] >= 1);
+
+    LoadLoop load(*stack, name, 150s);
+    std::this_thread::sleep_for(3s);
+    const auto killed = std::chrono::steady_clock::now();
+    REQUIRE(shell("docker kill " + victim + " >/dev/null 2>&1").first == 0);
+    bool down = eventually([&] { return node_status(victim).find("down") == 0; }, 60s);
+    const auto noticed = std::chrono::steady_clock::now();
+    CHECK(down);
+    bool moved = eventually(
+        [&] {
+            auto now = running_tasks_by_node(name);
+            return now[survivor] == 4 && available(*stack, name, 4);
+        },
+        90s);
+    const auto all_moved = std::chrono::steady_clock::now();
+    CHECK(moved);
+    std::this_thread::sleep_for(3s);  // load on the 4 replicas of the survivor
+    load.stop();
+
+    // Failures while Swarm (and so the gateway, which reads it) did not know yet, and after.
+    int before_noticed = 0;
+    int after_noticed = 0;
+    for (const auto& at : load.failures()) (at <= noticed + 2s ? before_noticed : after_noticed)++;
+    report("multi-node failover: node Down " +
+           fixed(seconds_since(killed) - seconds_since(noticed)) +
+           " s after the kill, every replica running on " + survivor + " after " +
+           fixed(std::chrono::duration<double>(all_moved - killed).count()) + " s; calls " +
+           std::to_string(load.ok()) + " ok, " + std::to_string(before_noticed) +
+           " failed before the gateway could know (node Down + one refresh), " +
+           std::to_string(after_noticed) + " after");
+    INFO("first errors:\n" << load.first_errors());
+    CHECK(after_noticed == 0);
+    CHECK(load.ok() > 0);
+
+    // The worker comes back and rejoins.
+    const auto restarted = std::chrono::steady_clock::now();
+    REQUIRE(shell("docker start " + victim + " >/dev/null 2>&1").first == 0);
+    CHECK(eventually([&] { return node_status(victim).find("ready") == 0; }, 90s));
+    report("multi-node failover: " + victim + " Ready again " + fixed(seconds_since(restarted)) +
+           " s after docker start");
+    remove_and_wait(*stack, name);
+}
+
+TEST_CASE("multi-node: an image not in the registry: the status says why, a call does not hang") {
+    auto stack = multinode_or_skip();
+    if (!stack) return;
+    const std::string name = "mn-noimage";
+    remove_and_wait(*stack, name);
+    json deployment = {{"service", name},
+                       {"image", env_or("FAAS_MN_REGISTRY_PULL", "192.168.232.5:5000") +
+                                     "/faas/not-pushed:latest"},
+                       {"constraints", {"node.labels.faas.role==functions"}}};
+    auto client = gateway(*stack);
+    auto res = client.Post("/system/functions", deployment.dump(), "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 202);
+    std::string reason;
+    const auto deployed = std::chrono::steady_clock::now();
+    CHECK(eventually(
+        [&] {
+            auto status = function_status(*stack, name);
+            reason = status ? status->value("reason", "") : "";
+            return !reason.empty();
+        },
+        60s));
+    report("multi-node: image not in the registry: status reason after " +
+           fixed(seconds_since(deployed)) + " s: " + reason);
+    CHECK(reason.find("image") != std::string::npos);
+    CHECK(reason.find('\n') == std::string::npos);
+
+    const auto called = std::chrono::steady_clock::now();
+    auto [code, answer] = invoke(*stack, name, "anyone?");
+    const double took = seconds_since(called);
+    report("multi-node: a call to it answered " + std::to_string(code) + " after " + fixed(took) +
+           " s");
+    CHECK(code == 504);
+    CHECK(took < 60.0);  // upstream_timeout
+    remove_and_wait(*stack, name);
+}
+
+TEST_CASE("multi-node: the registry stopped: running functions answer, a new deploy says why") {
+    auto stack = multinode_or_skip();
+    if (!stack) return;
+    const std::string running = "catnoregistry";
+    const std::string fresh = "catnoregistry-new";
+    const std::string registry = env_or("FAAS_MN_REGISTRY_CONTAINER", "faas-mn-registry");
+    remove_and_wait(*stack, running);
+    remove_and_wait(*stack, fresh);
+    json deployment = {{"service", running},
+                       {"image", kImage},
+                       {"envProcess", "sh -c 'hostname; cat'"},
+                       {"constraints", {"node.labels.faas.role==functions"}}};
+    REQUIRE(deploy_and_wait(*stack, deployment, 1, 120s));
+    REQUIRE(scale(*stack, running, 2));
+    REQUIRE(eventually([&] { return available(*stack, running, 2); }, 120s));
+
+    REQUIRE(shell("docker stop " + registry + " >/dev/null 2>&1").first == 0);
+    struct Restart {  // the registry comes back whatever happens below
+        std::string name;
+        ~Restart() { shell("docker start " + name + " >/dev/null 2>&1"); }
+    } restart{registry};
+    int failures = 0;
+    auto answered = replicas_answering(*stack, running, 40, failures);
+    report("multi-node: registry stopped: 40 calls to a running function, " +
+           std::to_string(failures) + " failed");
+    CHECK(failures == 0);
+    CHECK(answered.empty() == false);
+
+    // A function whose image the workers do not have yet cannot start: its status says why.
+    json other = {{"service", fresh},
+                  {"image", env_or("FAAS_MN_REGISTRY_PULL", "192.168.232.5:5000") +
+                                "/faas/catservice:not-pulled-yet"},
+                  {"constraints", {"node.labels.faas.role==functions"}}};
+    auto res = gateway(*stack).Post("/system/functions", other.dump(), "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 202);
+    std::string reason;
+    CHECK(eventually(
+        [&] {
+            auto status = function_status(*stack, fresh);
+            reason = status ? status->value("reason", "") : "";
+            return !reason.empty();
+        },
+        90s));
+    report("multi-node: registry stopped: a new deploy's status reason: " + reason);
+    CHECK(reason.find("image") != std::string::npos);
+    remove_and_wait(*stack, fresh);
+    remove_and_wait(*stack, running);
 }
