@@ -155,8 +155,8 @@ void read_async_settings(const Env& env, const std::string& self_path, Config& c
     } else {
         throw ConfigError("record_calls", "'" + record_calls + "' is not one of: async, all");
     }
-    config.sync_records_kept =
-        get_int(env, "sync_records_kept", config.sync_records_kept, 100, 10'000'000);
+    config.sync_records_kept = get_int(env, "sync_records_kept", config.sync_records_kept, 100,
+                                       10'000);  // all a listing reads
     // What the local provider starts when nats_url is unset (empty: not installed).
     if (config.async_calls && config.nats_url.empty() && config.provider == ProviderKind::kLocal) {
         config.nats_server_path = find_program(env, "nats_server_path", "nats-server", self_path);
