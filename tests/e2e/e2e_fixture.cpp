@@ -178,4 +178,14 @@ std::pair<int, std::string> shell(const std::string& command) {
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string seconds_text(double seconds, int decimals) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.*f s", decimals, seconds);
+    return text;
+}
+
 }  // namespace faas::e2e

@@ -62,6 +62,11 @@ nlohmann::json prometheus_query(const Stack& stack, const std::string& expr);
 /// $FAAS_E2E_REPORT when set (scripts/e2e.sh prints it at the end).
 void report(const std::string& line);
 
+/// Seconds from `start` until now.
+double seconds_since(std::chrono::steady_clock::time_point start);
+/// "1.5 s" (`decimals` after the point), for report lines.
+std::string seconds_text(double seconds, int decimals = 1);
+
 /// Runs a shell command, returns its exit status and stdout.
 std::pair<int, std::string> shell(const std::string& command);
 

@@ -25,16 +25,6 @@ using Clock = std::chrono::steady_clock;
 // catservice's image: answers with the body, and has busybox's sh for a slower fprocess.
 const char* kFunctionImage = "faas/catservice:latest";
 
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string seconds_text(double seconds) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.2f s", seconds);
-    return text;
-}
-
 /// POST /function/<name>, waiting longer than the gateway holds a call
 /// (scale_from_zero_timeout, 30 s): a call that is never answered shows as the gateway's 504,
 /// not as this client giving up.
@@ -121,7 +111,7 @@ TEST_CASE("a call to a Swarm function at zero replicas is held and answered 200"
     CHECK(body == "wake up");
     CHECK(replicas(*stack, name) >= 1);
     report("Swarm function at zero: the held call answered " + std::to_string(code) + " in " +
-           seconds_text(wake_seconds));
+           seconds_text(wake_seconds, 2));
 
     // Ten calls at once while at zero: one scale request, every call answered.
     REQUIRE(scale(*stack, name, 0));
@@ -149,7 +139,7 @@ TEST_CASE("a call to a Swarm function at zero replicas is held and answered 200"
     }
     CHECK(replicas(*stack, name) >= 1);
     report("Swarm function at zero: " + std::to_string(answered) + "/" + std::to_string(kCallers) +
-           " concurrent held calls answered 200, the last after " + seconds_text(slowest));
+           " concurrent held calls answered 200, the last after " + seconds_text(slowest, 2));
 
     // However many calls wait, the provider is asked once.
     const std::string scaling = "Scaling " + name + " from zero to 1 for a held call";
@@ -186,7 +176,7 @@ TEST_CASE(
     REQUIRE(went_to_zero);
     CHECK(idle_seconds >= 4.5);  // not before its zero-duration (less the status poll's lag)
     report("Swarm function labelled com.openfaas.scale.zero (5s): at 0 replicas " +
-           seconds_text(idle_seconds) + " after its last call");
+           seconds_text(idle_seconds, 2) + " after its last call");
     std::string log;
     const std::string scaled = "Autoscaler: scaled " + name + " to 0: no call for ";
     bool logged = eventually(
@@ -201,7 +191,7 @@ TEST_CASE(
     auto started = Clock::now();
     CHECK(call(*stack, name, "good morning") == std::pair<int, std::string>{200, "good morning"});
     report("Swarm function scaled to zero when idle: woken by a call answered in " +
-           seconds_text(seconds_since(started)));
+           seconds_text(seconds_since(started), 2));
     CHECK(replicas(*stack, name) >= 1);
     remove_function(*stack, name);
 }
@@ -268,7 +258,7 @@ TEST_CASE(
     report("autoscaler under load (8 callers of a 0.3 s function for 25 s): " +
            std::to_string(ok.load()) + " ok, " + std::to_string(failed.load()) + " failed" +
            failure_text + "; most replicas " + std::to_string(most_replicas) +
-           ", scaled up after " + seconds_text(first_scale_up));
+           ", scaled up after " + seconds_text(first_scale_up, 2));
     CHECK(ok.load() > 0);
     CHECK(failed.load() == 0);
     CHECK(most_replicas >= 2);
@@ -285,7 +275,7 @@ TEST_CASE(
     const std::string log = gateway_log(*stack, since);
     CHECK_MESSAGE(scaled_down, lines_with(log, "Autoscaler: scaled " + name));
     CHECK(occurrences(log, "Autoscaler: scaled " + name + " to ") >= 2);  // up, then down
-    report("autoscaler: back to 1 replica " + seconds_text(down_seconds) +
+    report("autoscaler: back to 1 replica " + seconds_text(down_seconds, 2) +
            " after the load stopped");
     CHECK(call(*stack, name, "after") == std::pair<int, std::string>{200, "after"});
     remove_function(*stack, name);
@@ -329,7 +319,7 @@ TEST_CASE(
     CHECK(replicas(*stack, name) == 1);
     report("Swarm function paused at zero (zero-mode=pause, " + memory +
            " kept): the held call answered " + std::to_string(code) + " in " +
-           seconds_text(wake_seconds));
+           seconds_text(wake_seconds, 2));
     remove_function(*stack, name);
 }
 

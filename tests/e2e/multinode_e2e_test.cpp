@@ -135,17 +135,6 @@ void remove_and_wait(const Stack& stack, const std::string& name) {
         60s);
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-std::string fixed(double value) {
-    std::ostringstream out;
-    out.precision(1);
-    out << std::fixed << value;
-    return out.str();
-}
-
 std::string describe(const std::map<std::string, int>& by_node) {
     std::string text;
     for (const auto& [node, count] : by_node)
@@ -180,11 +169,11 @@ TEST_CASE("multi-node: 3 replicas from the registry on both workers, all answer,
     }
     REQUIRE(up);
     report("multi-node: deploy (image pulled from the registry by the workers) to 3 available: " +
-           fixed(seconds_since(started)) + " s");
+           seconds_text(seconds_since(started)));
     auto first = std::chrono::steady_clock::now();
     CHECK(eventually([&] { return invoke(*stack, name, "ping").first == 200; }, 30s));
     report("multi-node: 3 available to first 200 through the gateway: " +
-           fixed(seconds_since(first)) + " s");
+           seconds_text(seconds_since(first)));
 
     // Placement: on both workers, none on the manager.
     auto tasks = running_tasks_by_node(name);
@@ -200,7 +189,7 @@ TEST_CASE("multi-node: 3 replicas from the registry on both workers, all answer,
     auto seen = replicas_answering(*stack, name, 60, failures);
     report("multi-node: 60 calls over 3 replicas: " + std::to_string(failures) + " failed, " +
            std::to_string(seen.size()) + " distinct replicas answered, " +
-           fixed(seconds_since(calls_started)) + " s");
+           seconds_text(seconds_since(calls_started)));
     CHECK(failures == 0);
     CHECK(seen.size() == 3);
     auto containers = containers_by_node(name);
@@ -215,7 +204,7 @@ TEST_CASE("multi-node: 3 replicas from the registry on both workers, all answer,
     started = std::chrono::steady_clock::now();
     REQUIRE(scale(*stack, name, 6));
     CHECK(eventually([&] { return available(*stack, name, 6); }, 120s));
-    report("multi-node: scale 3 -> 6 available: " + fixed(seconds_since(started)) + " s");
+    report("multi-node: scale 3 -> 6 available: " + seconds_text(seconds_since(started)));
     tasks = running_tasks_by_node(name);
     INFO("running tasks by node at 6: " << describe(tasks));
     CHECK(tasks[kWorkers[0]] + tasks[kWorkers[1]] == 6);
@@ -236,7 +225,7 @@ TEST_CASE("multi-node: 3 replicas from the registry on both workers, all answer,
     started = std::chrono::steady_clock::now();
     REQUIRE(scale(*stack, name, 3));
     CHECK(eventually([&] { return available(*stack, name, 3); }, 120s));
-    report("multi-node: scale 6 -> 3 available: " + fixed(seconds_since(started)) + " s");
+    report("multi-node: scale 6 -> 3 available: " + seconds_text(seconds_since(started)));
     CHECK(eventually(
         [&] {
             auto now = running_tasks_by_node(name);
@@ -263,7 +252,7 @@ TEST_CASE("multi-node: 3 replicas from the registry on both workers, all answer,
         INFO("containers left on " << node);
         CHECK(ids.empty());
     }
-    report("multi-node: removed in " + fixed(seconds_since(started)) + " s");
+    report("multi-node: removed in " + seconds_text(seconds_since(started)));
 }
 
 namespace {
@@ -362,9 +351,9 @@ TEST_CASE("multi-node: a worker killed under load: calls go on, its replicas mov
     int after_noticed = 0;
     for (const auto& at : load.failures()) (at <= noticed + 2s ? before_noticed : after_noticed)++;
     report("multi-node failover: node Down " +
-           fixed(seconds_since(killed) - seconds_since(noticed)) +
-           " s after the kill, every replica running on " + survivor + " after " +
-           fixed(std::chrono::duration<double>(all_moved - killed).count()) + " s; calls " +
+           seconds_text(seconds_since(killed) - seconds_since(noticed)) +
+           " after the kill, every replica running on " + survivor + " after " +
+           seconds_text(std::chrono::duration<double>(all_moved - killed).count()) + "; calls " +
            std::to_string(load.ok()) + " ok, " + std::to_string(before_noticed) +
            " failed before the gateway could know (node Down + one refresh), " +
            std::to_string(after_noticed) + " after");
@@ -376,8 +365,8 @@ TEST_CASE("multi-node: a worker killed under load: calls go on, its replicas mov
     const auto restarted = std::chrono::steady_clock::now();
     REQUIRE(shell("docker start " + victim + " >/dev/null 2>&1").first == 0);
     CHECK(eventually([&] { return node_status(victim).find("ready") == 0; }, 90s));
-    report("multi-node failover: " + victim + " Ready again " + fixed(seconds_since(restarted)) +
-           " s after docker start");
+    report("multi-node failover: " + victim + " Ready again " +
+           seconds_text(seconds_since(restarted)) + " after docker start");
     remove_and_wait(*stack, name);
 }
 
@@ -404,15 +393,15 @@ TEST_CASE("multi-node: an image not in the registry: the status says why, a call
         },
         60s));
     report("multi-node: image not in the registry: status reason after " +
-           fixed(seconds_since(deployed)) + " s: " + reason);
+           seconds_text(seconds_since(deployed)) + ": " + reason);
     CHECK(reason.find("image") != std::string::npos);
     CHECK(reason.find('\n') == std::string::npos);
 
     const auto called = std::chrono::steady_clock::now();
     auto [code, answer] = invoke(*stack, name, "anyone?");
     const double took = seconds_since(called);
-    report("multi-node: a call to it answered " + std::to_string(code) + " after " + fixed(took) +
-           " s");
+    report("multi-node: a call to it answered " + std::to_string(code) + " after " +
+           seconds_text(took));
     CHECK(code == 504);
     CHECK(took < 60.0);  // upstream_timeout
     remove_and_wait(*stack, name);
