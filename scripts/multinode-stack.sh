@@ -1,26 +1,31 @@
 #!/usr/bin/env bash
-# The faas stack on the multi-node test Swarm of scripts/multinode.sh (issue #14): the gateway
-# from scripts/multinode/stack.yml deployed as stack `func` ON THE MANAGER (faas-mn-mgr), never
-# on the host's own swarm (the one scripts/e2e.sh uses).
+# The faas stack on the multi-node test Swarm of scripts/multinode.sh (issue #14): the
+# repository's stack.yml, as an operator deploys it, with scripts/multinode/stack.override.yml
+# (functions on the workers), deployed as stack `func` ON THE MANAGER (faas-mn-mgr), never on
+# the host's own swarm (the one scripts/e2e.sh uses). The gateway, NATS, Prometheus and
+# Alertmanager run on the manager; queue workers and functions on the workers.
 #
 # Usage: scripts/multinode-stack.sh up     bring the cluster up if `scripts/multinode.sh status`
-#                                          fails; push faas/gateway and faas/catservice to the
-#                                          test registry; pull the gateway on the manager and
-#                                          tag it faas/gateway:latest there; create the secrets
+#                                          fails; push every image of stack.yml to the cluster
+#                                          registry (127.0.0.1:5001/...); create the secrets
 #                                          basic-auth-user/-password (user admin, a random
 #                                          password, kept in build/multinode/credentials as
-#                                          `user password`); deploy; wait for GET /healthz = 200
-#                                          on http://192.168.232.10:8080. A second `up` keeps
-#                                          the secrets and redeploys.
+#                                          `user password`); deploy with IMAGE_PREFIX set to the
+#                                          registry, so every node pulls what it runs; wait for
+#                                          every service and GET /healthz = 200 on
+#                                          http://192.168.232.10:8080. A second `up` keeps the
+#                                          secrets and redeploys (a changed image rolls).
 #        scripts/multinode-stack.sh env    `export` lines for the e2e tests (FAAS_E2E_*):
 #                                          eval "$(scripts/multinode-stack.sh env)"
 #        scripts/multinode-stack.sh down   remove the functions the gateway deployed, the stack,
-#                                          its network and volume and the secrets from the
+#                                          its networks and volumes and the secrets from the
 #                                          manager; the cluster stays (scripts/multinode.sh down)
 #
 #   eval "$(scripts/multinode-stack.sh env)"
 #   ctest --test-dir build/debug -L e2e-multinode --output-on-failure
 #
+# Needs the images of stack.yml on the host: scripts/build-images.sh and the Prometheus and
+# Alertmanager stand-ins scripts/e2e.sh builds (monitor/images/).
 # Environment:
 #   FAAS_MN_STACK_TIMEOUT  seconds for each wait (default 120)
 set -euo pipefail
@@ -28,16 +33,16 @@ set -euo pipefail
 readonly REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly STATE_DIR=$REPO/build/multinode
 readonly CREDENTIALS=$STATE_DIR/credentials
-readonly STACK_FILE=$REPO/scripts/multinode/stack.yml
+readonly STACK_FILE=$REPO/stack.yml OVERRIDE_FILE=$REPO/scripts/multinode/stack.override.yml
+# What the stack file reads besides itself (its configs), copied with it to the manager.
+readonly STACK_FILES=(stack.yml monitor/prometheus.yml monitor/alert.rules.yml monitor/alertmanager.yml)
+readonly MANAGER_DIR=/faas-stack
 readonly STACK=func
 readonly MANAGER=faas-mn-mgr MANAGER_IP=192.168.232.10 GATEWAY_PORT=8080
-readonly PULL_REGISTRY=192.168.232.5:5000
+readonly PROMETHEUS_PORT=9090 ALERTMANAGER_PORT=9093
+readonly REGISTRY=127.0.0.1:${FAAS_MN_REGISTRY_PORT:-5001}
 readonly TIMEOUT=${FAAS_MN_STACK_TIMEOUT:-120}
 readonly MULTINODE=$REPO/scripts/multinode.sh
-# Images the stack and the tests need; the gateway is also tagged under its own name on the
-# manager, functions are deployed from the registry's name.
-readonly IMAGES=(faas/gateway:latest faas/catservice:latest)
-GATEWAY_CHANGED=0
 
 # The host's dockerd for pushes (multinode.sh forces it too); the manager's for everything else.
 export DOCKER_HOST=unix:///var/run/docker.sock
@@ -78,7 +83,7 @@ stack_services() { on_manager service ls -q --filter "label=com.docker.stack.nam
 function_services() { on_manager service ls -q --filter label=function=true; }
 no_stack_services() { [[ -z $(stack_services) ]]; }
 no_function_services() { [[ -z $(function_services) ]]; }
-network_gone() { ! on_manager network inspect "${STACK}_functions" >/dev/null 2>&1; }
+networks_gone() { [[ -z $(on_manager network ls -q --filter "label=com.docker.stack.namespace=$STACK") ]]; }
 no_stack_containers() {
   [[ -z $(on_manager ps -aq --filter "label=com.docker.stack.namespace=$STACK") ]]
 }
@@ -95,24 +100,23 @@ ensure_cluster() {
   fi
 }
 
+# The images stack.yml names (after its ${IMAGE_PREFIX:-}), one a line.
+stack_images() { sed -n 's/^ *image: *\${IMAGE_PREFIX:-}//p' "$STACK_FILE"; }
+
 push_images() {
-  local image
-  for image in "${IMAGES[@]}"; do
-    docker image inspect "$image" >/dev/null 2>&1 ||
-      die "no image $image on the host: run scripts/build-images.sh"
+  local images image missing=()
+  mapfile -t images < <(stack_images)
+  ((${#images[@]} > 0)) || die "no 'image: \${IMAGE_PREFIX:-}...' lines in ${STACK_FILE#"$REPO"/}"
+  for image in "${images[@]}"; do
+    docker image inspect "$image" >/dev/null 2>&1 || missing+=("$image")
   done
+  ((${#missing[@]} == 0)) ||
+    die "not on the host: ${missing[*]} (scripts/build-images.sh; the prom/* stand-ins: scripts/e2e.sh)"
   local line
-  "$MULTINODE" push "${IMAGES[@]}" | while IFS= read -r line; do
+  "$MULTINODE" push "${images[@]}" | while IFS= read -r line; do
     say "${line#\[multinode\] *[0-9]s }"
   done
   ((PIPESTATUS[0] == 0)) || die "scripts/multinode.sh push failed"
-  on_manager pull -q "$PULL_REGISTRY/faas/gateway:latest" >/dev/null ||
-    die "the manager could not pull $PULL_REGISTRY/faas/gateway:latest"
-  local before
-  before=$(on_manager image inspect -f '{{.Id}}' faas/gateway:latest 2>/dev/null || true)
-  on_manager tag "$PULL_REGISTRY/faas/gateway:latest" faas/gateway:latest
-  [[ $(on_manager image inspect -f '{{.Id}}' faas/gateway:latest) == "$before" ]] || GATEWAY_CHANGED=1
-  say "manager pulled $PULL_REGISTRY/faas/gateway:latest, tagged faas/gateway:latest"
 }
 
 # The secrets are kept when they and the credentials file both exist; otherwise the stack (a
@@ -139,20 +143,44 @@ ensure_secrets() {
   say "created secrets basic-auth-user/-password on $MANAGER (credentials: ${CREDENTIALS#"$REPO"/})"
 }
 
+copy_stack_files() {
+  docker exec "$MANAGER" sh -c "rm -rf $MANAGER_DIR && mkdir -p $MANAGER_DIR"
+  (cd "$REPO" && tar -c "${STACK_FILES[@]}") | docker exec -i "$MANAGER" tar -x -C "$MANAGER_DIR"
+  docker exec -i "$MANAGER" sh -c "cat > $MANAGER_DIR/stack.override.yml" <"$OVERRIDE_FILE"
+}
+
+# stack_deploy: the manager's CLI deploys the copied files with the registry as image prefix
+# (it resolves each image to its digest there, so an image pushed anew rolls its service).
+stack_deploy() {
+  docker exec -w "$MANAGER_DIR" -e "IMAGE_PREFIX=$REGISTRY/" -e "BUILD_REGISTRY=$REGISTRY" \
+    "$MANAGER" docker stack deploy -c stack.yml -c stack.override.yml "$STACK" 2>&1
+}
+
+# Every service of the stack runs as many tasks as it wants (its REPLICAS column n/n).
+stack_converged() {
+  local replicas
+  replicas=$(on_manager service ls --filter "label=com.docker.stack.namespace=$STACK" --format '{{.Replicas}}')
+  [[ -n $replicas ]] && ! awk -F'[/ ]' '$1 != $2 { bad = 1 } END { exit !bad }' <<<"$replicas"
+}
+
 deploy() {
-  local running_before start=$SECONDS
-  running_before=$(stack_services)
-  # The manager's CLI reads the stack file from stdin; --resolve-image never: the gateway image
-  # is local to the manager (no registry knows the name faas/gateway).
-  on_manager_stdin stack deploy --resolve-image never -c - "$STACK" <"$STACK_FILE" |
-    sed 's/^/[multinode-stack]   /'
-  say "deployed stack $STACK on $MANAGER from ${STACK_FILE#"$REPO"/}"
-  # The same image name with new content: the deploy above does not roll the running task.
-  if ((GATEWAY_CHANGED)) && [[ -n $running_before ]]; then
-    say "the gateway image changed: restarting ${STACK}_gateway"
-    timeout "$TIMEOUT" docker exec "$MANAGER" docker service update --force --quiet \
-      "${STACK}_gateway" >/dev/null || die "service update --force ${STACK}_gateway did not converge in ${TIMEOUT}s"
+  local start=$SECONDS output
+  copy_stack_files
+  if ! output=$(stack_deploy); then
+    # A swarm config cannot change in place: a changed monitor/ file needs the stack removed.
+    grep -q 'only updates to Labels are allowed' <<<"$output" ||
+      { printf '%s\n' "$output" >&2; die "docker stack deploy failed on $MANAGER"; }
+    say "a config of the stack changed: removing stack $STACK to deploy it anew"
+    remove_stack
+    output=$(stack_deploy) || { printf '%s\n' "$output" >&2; die "docker stack deploy failed on $MANAGER"; }
   fi
+  sed 's/^/[multinode-stack]   /' <<<"$output"
+  say "deployed stack $STACK on $MANAGER: stack.yml + ${OVERRIDE_FILE#"$REPO"/}, images from $REGISTRY"
+  poll "$TIMEOUT" stack_converged || {
+    on_manager service ls >&2 || true
+    die "the services of stack $STACK did not all run within ${TIMEOUT}s"
+  }
+  say "every service of stack $STACK runs ($((SECONDS - start))s after deploy)"
   poll "$TIMEOUT" healthz || {
     on_manager service ps --no-trunc "${STACK}_gateway" >&2 || true
     on_manager service logs --tail 30 "${STACK}_gateway" >&2 || true
@@ -171,13 +199,16 @@ export FAAS_E2E_GATEWAY_PORT=$GATEWAY_PORT
 export FAAS_E2E_USER=$user
 export FAAS_E2E_PASSWORD=$password
 export FAAS_E2E_STACK=$STACK
+export FAAS_E2E_PROMETHEUS_HOST=$MANAGER_IP
+export FAAS_E2E_PROMETHEUS_PORT=$PROMETHEUS_PORT
+export FAAS_E2E_ALERTMANAGER_PORT=$ALERTMANAGER_PORT
 export FAAS_MN_MANAGER=$MANAGER
-export FAAS_MN_REGISTRY_PULL=$PULL_REGISTRY
+export FAAS_MN_REGISTRY=$REGISTRY
 EOF
 }
 
 up() {
-  [[ -f $STACK_FILE ]] || die "no ${STACK_FILE#"$REPO"/}"
+  [[ -f $STACK_FILE && -f $OVERRIDE_FILE ]] || die "no ${STACK_FILE#"$REPO"/} or ${OVERRIDE_FILE#"$REPO"/}"
   ensure_cluster
   push_images
   ensure_secrets
@@ -211,8 +242,9 @@ down() {
     say "removed $(wc -w <<<"$functions") function service(s)"
   fi
   remove_stack
-  wait_for "$TIMEOUT" "network ${STACK}_functions is still there" network_gone
-  on_manager volume rm "${STACK}_gateway-state" >/dev/null 2>&1 || true
+  wait_for "$TIMEOUT" "the networks of stack $STACK are still there" networks_gone
+  on_manager volume rm "${STACK}_gateway-state" "${STACK}_nats-data" >/dev/null 2>&1 || true
+  docker exec "$MANAGER" rm -rf "$MANAGER_DIR"
   local name
   for name in basic-auth-user basic-auth-password; do
     secret_exists "$name" && on_manager secret rm "$name" >/dev/null

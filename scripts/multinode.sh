@@ -6,15 +6,20 @@
 # and its stacks, networks, volumes and images are never touched.
 #
 #   bridge faas-mn-net 192.168.232.0/24 (on the host)
-#     faas-mn-registry  192.168.232.5    registry:2 (registry/), also on 127.0.0.1:5001
+#     faas-mn-registry  192.168.232.5    registry:2 (registry/), published on 127.0.0.1:5001
 #     faas-mn-mgr       192.168.232.10   swarm manager
 #     faas-mn-w1/-w2    192.168.232.11/.12  swarm workers, labelled faas.role=functions
 #   overlay faas-mn-ovl 10.232.0.0/24 (attachable, in the swarm)
 #
+# The registry has one name everywhere, 127.0.0.1:5001: on the host it is the published port,
+# in each node a forwarder to 192.168.232.5:5000 (scripts/multinode/entrypoint.sh). So an image
+# pushed from the host as 127.0.0.1:5001/NAME (`faas push`, `docker push`) is deployed under
+# that same name and every node pulls it, as with a registry all machines reach by one name.
+#
 # Usage: scripts/multinode.sh up            build the images and start everything; a second
 #                                           `up` only checks and returns
-#        scripts/multinode.sh push IMAGE... tag host images 127.0.0.1:5001/IMAGE and push them;
-#                                           the nodes pull them as 192.168.232.5:5000/IMAGE
+#        scripts/multinode.sh push IMAGE... tag host images 127.0.0.1:5001/IMAGE and push them
+#                                           (an IMAGE named 127.0.0.1:5001/... is pushed as is)
 #        scripts/multinode.sh status        one line per node and the registry's health;
 #                                           exit 0 only when all 3 nodes are Ready and the
 #                                           registry answers
@@ -24,7 +29,7 @@
 #
 # `up` writes build/multinode/env (KEY=VALUE lines): DOCKER_HOST for the manager's dockerd
 # (unix:///proc/PID/root/run/docker.sock, valid until the manager container restarts; `up` or
-# `env` refresh it), the registry's push address (host) and pull address (nodes), the overlay.
+# `env` refresh it), the registry's address (FAAS_MN_REGISTRY), the overlay.
 # The kernel here has no IP_VS: services need `--endpoint-mode dnsrr` and no `--publish`
 # (ingress); publish in host mode instead. See /work/shared/reference/multinode-swarm.md.
 # Environment:
@@ -42,7 +47,8 @@ readonly NET=faas-mn-net SUBNET=192.168.232.0/24 GATEWAY=192.168.232.1
 readonly OVERLAY=faas-mn-ovl OVERLAY_SUBNET=10.232.0.0/24
 readonly REGISTRY=faas-mn-registry REGISTRY_IP=192.168.232.5
 readonly REGISTRY_PORT=${FAAS_MN_REGISTRY_PORT:-5001}
-readonly PUSH_REGISTRY=127.0.0.1:$REGISTRY_PORT PULL_REGISTRY=$REGISTRY_IP:5000
+# The registry's one name, on the host and in every node; its address on the bridge.
+readonly CLUSTER_REGISTRY=127.0.0.1:$REGISTRY_PORT BRIDGE_REGISTRY=$REGISTRY_IP:5000
 readonly MANAGER=faas-mn-mgr
 readonly WORKERS=(faas-mn-w1 faas-mn-w2)
 readonly NODES=("$MANAGER" "${WORKERS[@]}")
@@ -79,7 +85,9 @@ on_node() { local node=$1; shift; docker exec "$node" docker "$@"; }
 on_manager() { on_node "$MANAGER" "$@"; }
 node_dockerd_answers() { on_node "$1" info >/dev/null; }
 swarm_state() { on_node "$1" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || echo unknown; }
-registry_answers() { curl -fsS -m 2 -o /dev/null "http://$PUSH_REGISTRY/v2/"; }
+registry_answers() { curl -fsS -m 2 -o /dev/null "http://$CLUSTER_REGISTRY/v2/"; }
+# node_reaches_registry NODE: the node's forwarder answers for the registry.
+node_reaches_registry() { docker exec "$1" curl -fsS -m 2 -o /dev/null "http://$CLUSTER_REGISTRY/v2/"; }
 manager_pid() { docker inspect -f '{{.State.Pid}}' "$MANAGER"; }
 
 # ---------------------------------------------------------------------------------- up
@@ -144,7 +152,7 @@ ensure_registry() {
     missing)
       port_in_use "$REGISTRY_PORT" &&
         die "127.0.0.1:$REGISTRY_PORT is taken: set FAAS_MN_REGISTRY_PORT to a free port"
-      say "starting $REGISTRY ($PULL_REGISTRY for the nodes, $PUSH_REGISTRY for the host)"
+      say "starting $REGISTRY ($BRIDGE_REGISTRY, published on $CLUSTER_REGISTRY)"
       # registry/config.yml listens on :5000 in the container.
       docker run -d --name "$REGISTRY" --label faas-mn=1 \
         --network "$NET" --ip "$REGISTRY_IP" -p "127.0.0.1:$REGISTRY_PORT:5000" \
@@ -170,7 +178,8 @@ start_node() {
     --network "$NET" --ip "${NODE_IP[$name]}" \
     -v "$name-data:/var/lib/docker" \
     -e DOCKERD_STORAGE_DRIVER=overlay2 \
-    "$NODE_IMAGE" --insecure-registry "$PULL_REGISTRY" --cgroup-parent "/$name" >/dev/null
+    -e "FAAS_MN_REGISTRY_FORWARD=$REGISTRY_PORT=$BRIDGE_REGISTRY" \
+    "$NODE_IMAGE" --insecure-registry "$BRIDGE_REGISTRY" --cgroup-parent "/$name" >/dev/null
 }
 
 ensure_node() {
@@ -230,8 +239,7 @@ ensure_overlay() {
 write_env() {
   cat >"$ENV_FILE" <<EOF
 DOCKER_HOST=unix:///proc/$(manager_pid)/root/run/docker.sock
-FAAS_MN_REGISTRY_PUSH=$PUSH_REGISTRY
-FAAS_MN_REGISTRY_PULL=$PULL_REGISTRY
+FAAS_MN_REGISTRY=$CLUSTER_REGISTRY
 FAAS_MN_OVERLAY=$OVERLAY
 FAAS_MN_MANAGER_IP=${NODE_IP[$MANAGER]}
 FAAS_MN_WORKER_LABEL=$WORKER_LABEL
@@ -245,11 +253,12 @@ up() {
   ensure_registry
   local node
   for node in "${NODES[@]}"; do ensure_node "$node"; done
-  wait_for "$TIMEOUT" "the registry on $PUSH_REGISTRY" registry_answers
+  wait_for "$TIMEOUT" "the registry on $CLUSTER_REGISTRY" registry_answers
   for node in "${NODES[@]}"; do
     wait_for "$TIMEOUT" "dockerd in $node (docker logs $node)" node_dockerd_answers "$node"
+    wait_for "$TIMEOUT" "the registry as $CLUSTER_REGISTRY in $node" node_reaches_registry "$node"
   done
-  say "registry and the 3 dockerds answer"
+  say "registry and the 3 dockerds answer; each node reaches the registry as $CLUSTER_REGISTRY"
   ensure_swarm
   for node in "${WORKERS[@]}"; do ensure_joined "$node"; done
   wait_for "$TIMEOUT" "all 3 nodes Ready in the manager's docker node ls" nodes_ready
@@ -274,16 +283,16 @@ registry_path() {
 
 push() {
   (($# > 0)) || die "usage: scripts/multinode.sh push IMAGE..."
-  registry_answers || die "the registry on $PUSH_REGISTRY does not answer: run scripts/multinode.sh up"
+  registry_answers || die "the registry on $CLUSTER_REGISTRY does not answer: run scripts/multinode.sh up"
   local image path
   for image in "$@"; do
     docker image inspect "$image" >/dev/null 2>&1 || die "no image $image on the host"
     [[ $image != *@* ]] || die "$image: push a tagged name, not a digest"
     path=$(registry_path "$image")
-    docker tag "$image" "$PUSH_REGISTRY/$path"
-    docker push -q "$PUSH_REGISTRY/$path" >/dev/null ||
-      die "pushing $PUSH_REGISTRY/$path failed"
-    say "pushed $image: the nodes pull it as $PULL_REGISTRY/$path"
+    [[ $image == "$CLUSTER_REGISTRY/$path" ]] || docker tag "$image" "$CLUSTER_REGISTRY/$path"
+    docker push -q "$CLUSTER_REGISTRY/$path" >/dev/null ||
+      die "pushing $CLUSTER_REGISTRY/$path failed"
+    say "pushed $image as $CLUSTER_REGISTRY/$path"
   done
 }
 
@@ -312,7 +321,7 @@ status() {
   [[ $(container_state "$REGISTRY") == missing ]] ||
     health=$(docker inspect -f '{{.State.Status}}{{if .State.Health}} ({{.State.Health.Status}}){{end}}' "$REGISTRY")
   registry_answers 2>/dev/null && answers=yes
-  printf '%-18s %-18s %-8s %s\n' "$REGISTRY" "registry" "$health" "answers on $PUSH_REGISTRY: $answers"
+  printf '%-18s %-18s %-8s %s\n' "$REGISTRY" "registry" "$health" "answers on $CLUSTER_REGISTRY: $answers"
   ((ready == ${#NODES[@]})) && [[ $answers == yes ]]
 }
 
@@ -368,7 +377,7 @@ down() {
   remove_node_cgroups
   local tags
   mapfile -t tags < <(docker images --format '{{.Repository}}:{{.Tag}}' |
-    awk -v prefix="$PUSH_REGISTRY/" 'index($0, prefix) == 1 && !/:<none>$/')
+    awk -v prefix="$CLUSTER_REGISTRY/" 'index($0, prefix) == 1 && !/:<none>$/')
   if ((${#tags[@]})); then
     say "removing the pushed tags ${tags[*]}"
     docker rmi "${tags[@]}" >/dev/null
