@@ -27,6 +27,7 @@ std::optional<Stack> stack_or_skip() {
     stack.gateway_port = std::stoi(env_or("FAAS_E2E_GATEWAY_PORT", "8080"));
     stack.user = env_or("FAAS_E2E_USER", "admin");
     stack.password = env_or("FAAS_E2E_PASSWORD", "");
+    stack.prometheus_host = env_or("FAAS_E2E_PROMETHEUS_HOST", stack.prometheus_host);
     stack.prometheus_port = std::stoi(env_or("FAAS_E2E_PROMETHEUS_PORT", "9090"));
     stack.stack_name = env_or("FAAS_E2E_STACK", "func");
     const bool required = env_or("FAAS_E2E_REQUIRED", "") == "1" || !env_or("CI", "").empty();
@@ -186,6 +187,24 @@ std::string seconds_text(double seconds, int decimals) {
     char text[32];
     std::snprintf(text, sizeof text, "%.*f s", decimals, seconds);
     return text;
+}
+
+std::string quote(const std::string& word) {
+    std::string quoted = "'";
+    for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return quoted + "'";
+}
+
+Cli::Cli(const Stack& stack, std::filesystem::path dir) : dir_(std::move(dir)) {
+    env_ = "OPENFAAS_CONFIG=" + quote((dir_ / ".openfaas").string()) + " OPENFAAS_URL=http://" +
+           stack.gateway_host + ":" + std::to_string(stack.gateway_port) + " ";
+}
+
+std::pair<int, std::string> Cli::operator()(const std::string& args,
+                                            const std::string& input) const {
+    std::string command = "cd " + quote(dir_.string()) + " && ";
+    if (!input.empty()) command += "printf %s " + quote(input) + " | ";
+    return shell(command + env_ + quote(FAAS_CLI_PATH) + " " + args + " 2>&1");
 }
 
 }  // namespace faas::e2e

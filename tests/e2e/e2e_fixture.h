@@ -6,6 +6,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -69,5 +70,22 @@ std::string seconds_text(double seconds, int decimals = 1);
 
 /// Runs a shell command, returns its exit status and stdout.
 std::pair<int, std::string> shell(const std::string& command);
+
+/// `word` quoted for the shell (single quotes).
+std::string quote(const std::string& word);
+
+/// The `faas` CLI run in `dir`, with its own credentials file and the stack's gateway; output
+/// and errors together, so a failure shows what the CLI said.
+class Cli {
+  public:
+    Cli(const Stack& stack, std::filesystem::path dir);
+    /// `faas ARGS` with `input` on its stdin; exit status and output.
+    std::pair<int, std::string> operator()(const std::string& args,
+                                           const std::string& input = "") const;
+
+  private:
+    std::filesystem::path dir_;
+    std::string env_;
+};
 
 }  // namespace faas::e2e

@@ -1,7 +1,9 @@
 // End-to-end on a real multi-node Swarm (issue #14): the cluster of scripts/multinode.sh (one
-// manager, two workers labelled faas.role=functions, a registry) with the gateway of
-// scripts/multinode-stack.sh on the manager. Driven from the host through the gateway on
-// 192.168.232.10:8080 and the nodes' own docker CLIs (docker exec NODE docker ...):
+// manager, two workers labelled faas.role=functions, a registry every node and the host reach
+// as 127.0.0.1:5001) with the repository's stack.yml deployed on it by
+// scripts/multinode-stack.sh (gateway, NATS, Prometheus, Alertmanager on the manager; queue
+// workers and functions on the workers). Driven from the host through the gateway on
+// 192.168.232.10:8080, the `faas` CLI and the nodes' own docker CLIs (docker exec NODE docker):
 //
 //   scripts/multinode.sh up && scripts/multinode-stack.sh up
 //   eval "$(scripts/multinode-stack.sh env)"
@@ -13,6 +15,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -37,8 +41,9 @@ std::string env_or(const char* name, const std::string& fallback) {
 const std::string kManager = env_or("FAAS_MN_MANAGER", "faas-mn-mgr");
 const std::string kManagerIp = env_or("FAAS_MN_MANAGER_IP", "192.168.232.10");
 const std::vector<std::string> kWorkers = {"faas-mn-w1", "faas-mn-w2"};
-const std::string kImage =
-    env_or("FAAS_MN_REGISTRY_PULL", "192.168.232.5:5000") + "/faas/catservice:latest";
+/// The cluster registry's one name, on the host and on every node.
+const std::string kRegistry = env_or("FAAS_MN_REGISTRY", "127.0.0.1:5001");
+const std::string kImage = kRegistry + "/faas/catservice:latest";
 
 /// `docker ARGS` on a node (the node's own dockerd, inside its container).
 std::pair<int, std::string> on_node(const std::string& node, const std::string& args) {
@@ -144,10 +149,80 @@ std::string describe(const std::map<std::string, int>& by_node) {
 
 }  // namespace
 
+TEST_CASE("multi-node: stack.yml across nodes: placement, Prometheus scrapes every task, async") {
+    auto stack = multinode_or_skip();
+    if (!stack) return;
+    const std::string prefix = stack->stack_name + "_";
+
+    // The gateway and what keeps state on the manager (their constraints), the queue workers
+    // and the sample functions on the workers (the override's constraint for the functions;
+    // Swarm's spread for the workers, none of which is pinned).
+    for (const char* service : {"gateway", "nats", "prometheus", "alertmanager"}) {
+        auto tasks = running_tasks_by_node(prefix + service);
+        INFO(service << " runs on: " << describe(tasks));
+        CHECK(tasks == std::map<std::string, int>{{kManager, 1}});
+    }
+    for (const char* function : {"catservice", "echoit", "wordcount", "env", "base64", "sleep"}) {
+        auto tasks = running_tasks_by_node(prefix + function);
+        INFO(function << " runs on: " << describe(tasks));
+        CHECK(tasks[kWorkers[0]] + tasks[kWorkers[1]] == 1);
+        CHECK(tasks.count(kManager) == 0);
+    }
+    auto workers = running_tasks_by_node(prefix + "queue-worker");
+    INFO("queue-worker runs on: " << describe(workers));
+    int worker_tasks = 0;
+    for (const auto& [node, count] : workers) worker_tasks += count;
+    CHECK(worker_tasks == 2);
+    CHECK(invoke(*stack, "catservice", "across the overlay") ==
+          std::pair<int, std::string>{200, "across the overlay"});
+
+    // Prometheus on the manager finds every gateway and queue-worker task by DNS (tasks.*) on
+    // the overlay and scrapes them, wherever they run.
+    std::map<std::string, int> up_by_job;
+    const bool scraped = eventually(
+        [&] {
+            up_by_job.clear();
+            for (const auto& sample : prometheus_query(*stack, "up == 1"))
+                ++up_by_job[sample["metric"].value("job", "")];
+            return up_by_job["gateway"] == 1 && up_by_job["queue-worker"] == 2;
+        },
+        60s);
+    INFO("targets up: gateway " << up_by_job["gateway"] << ", queue-worker "
+                                << up_by_job["queue-worker"]);
+    CHECK(scraped);
+    httplib::Client alertmanager(stack->prometheus_host,
+                                 std::stoi(env_or("FAAS_E2E_ALERTMANAGER_PORT", "9093")));
+    alertmanager.set_connection_timeout(5s);
+    auto ready = alertmanager.Get("/-/ready");
+    CHECK((ready && ready->status == 200));
+
+    // An asynchronous call crosses nodes twice: NATS on the manager, a queue worker on a worker
+    // node, back through the gateway to the function on a worker. Its record says so.
+    const auto queued = std::chrono::steady_clock::now();
+    auto res =
+        gateway(*stack, false).Post("/async-function/catservice", "later, elsewhere", "text/plain");
+    REQUIRE(res);
+    REQUIRE(res->status == 202);
+    const std::string call_id = res->get_header_value("X-Call-Id");
+    REQUIRE_FALSE(call_id.empty());
+    json record;
+    CHECK(eventually(
+        [&] {
+            auto got = gateway(*stack).Get("/system/calls/" + call_id);
+            if (!got || got->status != 200) return false;
+            record = json::parse(got->body, nullptr, false);
+            return record.is_object() && record.value("status", "") == "succeeded";
+        },
+        30s));
+    report("multi-node: an async call made by a queue worker on another node: succeeded " +
+           seconds_text(seconds_since(queued), 2) + " after it was queued");
+    CHECK(record.value("statusCode", 0) == 200);
+}
+
 TEST_CASE("multi-node: 3 replicas from the registry on both workers, all answer, scale 6 and 3") {
     auto stack = multinode_or_skip();
     if (!stack) return;
-    const std::string name = "catservice";
+    const std::string name = "mn-replicas";
     remove_and_wait(*stack, name);  // a previous run's leftover
 
     // catservice's image with `hostname; cat`: still an echo, prefixed by the replica's name.
@@ -309,6 +384,171 @@ std::string node_status(const std::string& node) {
 
 }  // namespace
 
+namespace {
+
+/// A Dockerfile from the catservice image: its own `pad_kib` KiB layer (so a node that lacks
+/// it must pull it) and a process that answers "VERSION\nHOSTNAME\nBODY".
+std::string function_dockerfile(const std::string& version, int pad_kib) {
+    return "FROM faas/catservice:latest\n"
+           "RUN head -c " +
+           std::to_string(pad_kib * 1024) +
+           " /dev/urandom > /home/app/pad\n"
+           "ENV fprocess=\"sh -c 'echo " +
+           version + "; hostname; cat'\"\n";
+}
+
+/// Builds `image` on the host from function_dockerfile().
+bool build_function_image(const std::string& image, const std::string& version, int pad_kib) {
+    auto [code, out] = shell("printf %s " + quote(function_dockerfile(version, pad_kib)) +
+                             " | DOCKER_BUILDKIT=0 docker build -q -t " + quote(image) + " - 2>&1");
+    if (code != 0) MESSAGE("docker build " << image << ": " << out);
+    return code == 0;
+}
+
+/// A function `name` as a developer keeps it: stack.yml (template dockerfile, `image`, on the
+/// workers) and its handler folder, whose Dockerfile answers `version`.
+void write_function(const std::filesystem::path& dir, const std::string& name,
+                    const std::string& image, const std::string& version) {
+    std::filesystem::create_directories(dir / name);
+    std::ofstream(dir / name / "Dockerfile") << function_dockerfile(version, 512);
+    std::ofstream(dir / "stack.yml") << "version: 1.0\n"
+                                        "provider:\n"
+                                        "  name: openfaas\n"
+                                        "functions:\n"
+                                        "  "
+                                     << name
+                                     << ":\n"
+                                        "    lang: dockerfile\n"
+                                        "    handler: ./"
+                                     << name << "\n    image: " << image
+                                     << "\n"
+                                        "    constraints:\n"
+                                        "      - node.labels.faas.role==functions\n";
+}
+
+/// The first line of a call's answer (the version of the process that answered), "" on error.
+std::string version_answering(const Stack& stack, const std::string& name) {
+    auto [code, answer] = invoke(stack, name, "which?");
+    return code == 200 ? answer.substr(0, answer.find('\n')) : "";
+}
+
+}  // namespace
+
+TEST_CASE("multi-node: faas up from the host (build, push, deploy), a rolling update under load") {
+    auto stack = multinode_or_skip();
+    if (!stack) return;
+    const std::string name = "mn-pushed";
+    remove_and_wait(*stack, name);
+    const auto work = std::filesystem::temp_directory_path() / "faas-e2e-multinode-push";
+    std::filesystem::remove_all(work);
+    std::filesystem::create_directories(work);
+    const std::string v1 = kRegistry + "/" + name + ":v1";
+    const std::string v2 = kRegistry + "/" + name + ":v2";
+
+    // What a developer does: `faas up` builds the image, pushes it to the registry named in the
+    // stack file and deploys that same name, which each worker pulls.
+    Cli cli(*stack, work);
+    auto login =
+        cli("login --username " + quote(stack->user) + " --password-stdin", stack->password);
+    REQUIRE_MESSAGE(login.first == 0, login.second);
+    write_function(work, name, v1, "v1");
+    auto started = std::chrono::steady_clock::now();
+    auto up = cli("up -f stack.yml");
+    REQUIRE_MESSAGE(up.first == 0, up.second);
+    CHECK(up.second.find("pushed " + v1) != std::string::npos);
+    REQUIRE(scale(*stack, name, 2));
+    REQUIRE(eventually([&] { return available(*stack, name, 2); }, 120s));
+    CHECK(eventually([&] { return version_answering(*stack, name) == "v1"; }, 30s));
+    report("multi-node: faas up (build, push, deploy), pulled by the workers, 2 replicas answer: " +
+           seconds_text(seconds_since(started)));
+    auto tasks = running_tasks_by_node(name);
+    INFO("running tasks by node: " << describe(tasks));
+    CHECK(tasks[kWorkers[0]] + tasks[kWorkers[1]] == 2);
+    CHECK(tasks.count(kManager) == 0);
+
+    // The rolling update: the handler changed, `faas up` again while a client calls without
+    // pause. Each worker pulls v2; Swarm starts a new task before it stops an old one.
+    LoadLoop load(*stack, name, 150s);
+    std::this_thread::sleep_for(2s);
+    write_function(work, name, v2, "v2");
+    started = std::chrono::steady_clock::now();
+    up = cli("up -f stack.yml");
+    REQUIRE_MESSAGE(up.first == 0, up.second);
+    int v2_in_a_row = 0;
+    const bool rolled = eventually(
+        [&] {
+            v2_in_a_row = version_answering(*stack, name) == "v2" ? v2_in_a_row + 1 : 0;
+            return v2_in_a_row >= 8 && available(*stack, name, 2);
+        },
+        120s);
+    const double roll_seconds = seconds_since(started);
+    std::this_thread::sleep_for(2s);
+    load.stop();
+    CHECK(rolled);
+    report("multi-node: rolling update (faas up) v1 -> v2 on both workers: only v2 answers after " +
+           seconds_text(roll_seconds) + "; calls during it " + std::to_string(load.ok()) + " ok, " +
+           std::to_string(load.failures().size()) + " failed");
+    INFO("first errors:\n" << load.first_errors());
+    CHECK(load.failures().empty());
+    CHECK(load.ok() > 0);
+    auto status = function_status(*stack, name);
+    REQUIRE(status);
+    CHECK((*status)["image"] == v2);
+    remove_and_wait(*stack, name);
+    shell("docker rmi " + quote(v1) + " " + quote(v2) + " >/dev/null 2>&1");
+    std::filesystem::remove_all(work);
+}
+
+TEST_CASE("multi-node: from zero on a worker that must pull the image first") {
+    auto stack = multinode_or_skip();
+    if (!stack) return;
+    const std::string name = "mn-zero";
+    remove_and_wait(*stack, name);
+    const std::string image = kRegistry + "/" + name + ":v1";
+    REQUIRE(build_function_image(image, "v1", 4096));
+    REQUIRE(shell("docker push -q " + quote(image) + " >/dev/null 2>&1").first == 0);
+    json deployment = {
+        {"service", name}, {"image", image}, {"constraints", {"node.labels.faas.role==functions"}}};
+    REQUIRE(deploy_and_wait(*stack, deployment, 1, 120s));
+    REQUIRE(scale(*stack, name, 0));
+    REQUIRE(eventually(
+        [&] {
+            if (!available(*stack, name, 0)) return false;
+            for (const auto& [node, ids] : containers_by_node(name))
+                if (!ids.empty()) return false;
+            return true;
+        },
+        60s));
+    // No worker has the image any more: the wake includes a real pull from the registry.
+    for (const auto& worker : kWorkers) {
+        on_node(worker, "container prune -f");
+        on_node(worker, "image rm -f " + image);
+        INFO(worker << " still has " << image);
+        CHECK(on_node(worker, "image inspect " + image).first != 0);
+    }
+
+    const auto called = std::chrono::steady_clock::now();
+    auto [code, answer] = invoke(*stack, name, "wake up");
+    const double took = seconds_since(called);
+    report("multi-node: a call at zero replicas, image pulled anew (4 MiB layer) by a worker: " +
+           std::to_string(code) + " after " + seconds_text(took, 2));
+    CHECK(code == 200);
+    CHECK(answer.substr(0, 3) == "v1\n");
+    CHECK(took < 15.0);  // the stack's scale_from_zero_timeout
+    // The gateway forwarded as soon as the new replica answered its health check; Swarm marks
+    // the task running when its own health check has passed.
+    std::map<std::string, int> tasks;
+    CHECK(eventually(
+        [&] {
+            tasks = running_tasks_by_node(name);
+            return tasks[kWorkers[0]] + tasks[kWorkers[1]] == 1 && tasks.count(kManager) == 0;
+        },
+        20s));
+    INFO("running tasks by node: " << describe(tasks));
+    remove_and_wait(*stack, name);
+    shell("docker rmi " + quote(image) + " >/dev/null 2>&1");
+}
+
 TEST_CASE("multi-node: a worker killed under load: calls go on, its replicas move to the other") {
     auto stack = multinode_or_skip();
     if (!stack) return;
@@ -376,8 +616,7 @@ TEST_CASE("multi-node: an image not in the registry: the status says why, a call
     const std::string name = "mn-noimage";
     remove_and_wait(*stack, name);
     json deployment = {{"service", name},
-                       {"image", env_or("FAAS_MN_REGISTRY_PULL", "192.168.232.5:5000") +
-                                     "/faas/not-pushed:latest"},
+                       {"image", kRegistry + "/faas/not-pushed:latest"},
                        {"constraints", {"node.labels.faas.role==functions"}}};
     auto client = gateway(*stack);
     auto res = client.Post("/system/functions", deployment.dump(), "application/json");
@@ -437,8 +676,7 @@ TEST_CASE("multi-node: the registry stopped: running functions answer, a new dep
 
     // A function whose image the workers do not have yet cannot start: its status says why.
     json other = {{"service", fresh},
-                  {"image", env_or("FAAS_MN_REGISTRY_PULL", "192.168.232.5:5000") +
-                                "/faas/catservice:not-pulled-yet"},
+                  {"image", kRegistry + "/faas/catservice:not-pulled-yet"},
                   {"constraints", {"node.labels.faas.role==functions"}}};
     auto res = gateway(*stack).Post("/system/functions", other.dump(), "application/json");
     REQUIRE(res);

@@ -28,32 +28,6 @@ struct TemplateCase {
     std::string greeting;      ///< Text of the starter's answer, replaced by the edit.
 };
 
-std::string quote(const std::string& word) {
-    std::string quoted = "'";
-    for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return quoted + "'";
-}
-
-/// The CLI in `dir`, with its own credentials file and the stack's gateway; output and errors
-/// together, so a failure shows what the CLI said.
-class Cli {
-  public:
-    Cli(const Stack& stack, fs::path dir) : dir_(std::move(dir)) {
-        env_ = "OPENFAAS_CONFIG=" + quote((dir_ / ".openfaas").string()) + " OPENFAAS_URL=http://" +
-               stack.gateway_host + ":" + std::to_string(stack.gateway_port) + " ";
-    }
-    std::pair<int, std::string> operator()(const std::string& args,
-                                           const std::string& input = "") const {
-        std::string command = "cd " + quote(dir_.string()) + " && ";
-        if (!input.empty()) command += "printf %s " + quote(input) + " | ";
-        return shell(command + env_ + quote(FAAS_CLI_PATH) + " " + args + " 2>&1");
-    }
-
-  private:
-    fs::path dir_;
-    std::string env_;
-};
-
 std::string read_file(const fs::path& path) {
     std::ifstream in(path);
     std::stringstream text;
@@ -85,10 +59,6 @@ std::string container_of(const std::string& name) {
     return shell("docker ps -q --filter label=com.docker.swarm.service.name=" + name +
                  " | head -n 1")
         .second;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 void exercise_template(const TemplateCase& tc) {
