@@ -694,3 +694,150 @@ TEST_CASE("multi-node: the registry stopped: running functions answer, a new dep
     remove_and_wait(*stack, fresh);
     remove_and_wait(*stack, running);
 }
+
+namespace {
+
+/// The tags of `repository` in the cluster registry (its HTTP API, from the host); empty when
+/// it has none or does not answer.
+std::set<std::string> registry_tags(const std::string& repository) {
+    const auto colon = kRegistry.rfind(':');
+    httplib::Client registry(kRegistry.substr(0, colon), std::stoi(kRegistry.substr(colon + 1)));
+    registry.set_connection_timeout(5s);
+    registry.set_read_timeout(10s);
+    std::set<std::string> tags;
+    auto res = registry.Get(("/v2/" + repository + "/tags/list").c_str());
+    if (!res || res->status != 200) return tags;
+    auto list = json::parse(res->body, nullptr, false);
+    if (list.is_object() && list.contains("tags") && list["tags"].is_array())
+        for (const auto& tag : list["tags"])
+            if (tag.is_string()) tags.insert(tag.get<std::string>());
+    return tags;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "multi-node: a build from source in the gateway on the manager, pushed to the cluster "
+    "registry, pulled and run by the workers") {
+    auto stack = multinode_or_skip();
+    if (!stack) return;
+    const std::string name = "mn-gw-built";
+    remove_and_wait(*stack, name);  // a previous run's leftover
+    const auto work = std::filesystem::temp_directory_path() / "faas-e2e-multinode-gateway-build";
+    std::filesystem::remove_all(work);
+    std::filesystem::create_directories(work);
+
+    // No node keeps an earlier run's images of the function; the manager's dockerd (the one the
+    // gateway builds with) does not keep the base image either, so its build must pull it.
+    // (Without -f a base image that a container on the manager uses stays, and the check below
+    // is skipped.)
+    const std::string repository = kRegistry + "/" + name;
+    auto forget_images = [&] {
+        for (const auto& node : {kManager, kWorkers[0], kWorkers[1]})
+            shell("docker exec " + node + " sh -c " +
+                  quote("docker image ls -q " + repository +
+                        " | sort -u | xargs -r docker image rm -f") +
+                  " >/dev/null 2>&1");
+    };
+    forget_images();
+    on_node(kManager, "image rm " + kImage);
+    const bool base_on_manager = on_node(kManager, "image inspect " + kImage).first == 0;
+
+    // The handler's Dockerfile starts from the catservice image in the cluster registry and
+    // answers this run's own version first (so no earlier build can pass for this one).
+    const std::string marker =
+        "gw-" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+    write_function(work, name, repository + ":latest", marker);
+    std::string dockerfile = function_dockerfile(marker, 256);
+    dockerfile.replace(0, dockerfile.find('\n'), "FROM " + kImage);
+    std::ofstream(work / name / "Dockerfile") << dockerfile;
+
+    // What a developer without Docker does: `faas up --remote-build` sends the source to the
+    // gateway, which builds, pushes to its build_registry and deploys; it waits until ready.
+    Cli cli(*stack, work);
+    auto login =
+        cli("login --username " + quote(stack->user) + " --password-stdin", stack->password);
+    REQUIRE_MESSAGE(login.first == 0, login.second);
+    const auto started = std::chrono::steady_clock::now();
+    auto up = cli("up -f stack.yml --remote-build --timeout 5m");
+    const double up_seconds = seconds_since(started);
+    INFO("faas up --remote-build:\n" << up.second);
+    REQUIRE(up.first == 0);
+    CHECK(up.second.find(" is ready") != std::string::npos);
+
+    // The build's record: ready, and its image is <build_registry>/<name>:<version>.
+    auto builds = gateway(*stack).Get(("/system/builds?function=" + name + "&limit=1").c_str());
+    REQUIRE(builds);
+    REQUIRE(builds->status == 200);
+    auto records = json::parse(builds->body, nullptr, false);
+    REQUIRE(records.is_array());
+    REQUIRE(records.size() == 1);
+    const json record = records[0];
+    INFO("build record: " << record.dump());
+    CHECK(record.value("status", "") == "ready");
+    CHECK(record.value("lang", "") == "dockerfile");
+    const std::string image = record.value("image", "");
+    const std::string version = record.value("version", "");
+    REQUIRE_FALSE(version.empty());
+    CHECK(image == repository + ":" + version);
+    auto logs = gateway(*stack).Get(("/system/builds/" + record.value("id", "") + "/logs").c_str());
+    const std::string log = logs ? logs->body : std::string();
+    const bool base_pulled = log.find("Pulling from faas/catservice") != std::string::npos;
+    INFO("build log:\n" << log);
+    if (!base_on_manager) CHECK(base_pulled);
+
+    // The image is in the registry, and the function's service runs it.
+    CHECK(registry_tags(name).count(version) == 1);
+    auto status = function_status(*stack, name);
+    REQUIRE(status);
+    CHECK((*status)["image"] == image);
+    CHECK(on_node(kManager,
+                  "service inspect --format "
+                  "'{{.Spec.TaskTemplate.ContainerSpec.Image}}' " +
+                      name)
+              .second.find(image) == 0);
+
+    // The first call through the gateway answers from the built image.
+    int code = 0;
+    std::string answer;
+    CHECK(eventually(
+        [&] {
+            std::tie(code, answer) = invoke(*stack, name, "built by the gateway");
+            return code == 200;
+        },
+        30s));
+    const double first_200 = seconds_since(started);
+    INFO("answer: " << code << " " << answer);
+    CHECK(answer.substr(0, marker.size() + 1) == marker + "\n");
+    CHECK(answer.size() >= 20);
+    CHECK(answer.substr(answer.size() - 20) == "built by the gateway");
+    report("multi-node: faas up --remote-build (the gateway on the manager builds " + version +
+           (base_pulled ? ", pulling its base image" : "") + ", pushes to " + kRegistry +
+           ", deploys): up returned after " + seconds_text(up_seconds) + ", first 200 after " +
+           seconds_text(first_200));
+
+    // Its task runs on a worker, which pulled the image from the registry; none on the manager.
+    std::map<std::string, int> tasks;
+    CHECK(eventually(
+        [&] {
+            tasks = running_tasks_by_node(name);
+            return tasks[kWorkers[0]] + tasks[kWorkers[1]] == 1 && tasks.count(kManager) == 0;
+        },
+        20s));
+    INFO("running tasks by node: " << describe(tasks));
+    // (Swarm pulls by digest and leaves the image untagged: look for the repository.)
+    int workers_with_image = 0;
+    for (const auto& worker : kWorkers) {
+        auto [listed, ids] = on_node(worker, "image ls -q " + repository);
+        if (tasks[worker] > 0 && listed == 0 && !ids.empty()) ++workers_with_image;
+    }
+    CHECK(workers_with_image == 1);
+    CHECK(containers_by_node(name)[kManager].empty());
+
+    remove_and_wait(*stack, name);
+    CHECK_FALSE(function_status(*stack, name));
+    forget_images();
+    std::filesystem::remove_all(work);
+}
