@@ -397,6 +397,17 @@ std::string function_dockerfile(const std::string& version, int pad_kib) {
            version + "; hostname; cat'\"\n";
 }
 
+/// Removes every image of `repository` from `node`, tagged or not (Swarm pulls by digest and
+/// leaves no tag), with the stopped containers that hold them; the image ids left ("" if none).
+std::string forget_repository(const std::string& node, const std::string& repository) {
+    on_node(node, "container prune -f");
+    shell("docker exec " + node + " sh -c " +
+          quote("docker image ls -q " + repository + " | sort -u | xargs -r docker image rm -f") +
+          " >/dev/null 2>&1");
+    auto [code, left] = on_node(node, "image ls -q " + repository);
+    return code == 0 ? left : "(docker image ls failed: " + left + ")";
+}
+
 /// Builds `image` on the host from function_dockerfile().
 bool build_function_image(const std::string& image, const std::string& version, int pad_kib) {
     auto [code, out] = shell("printf %s " + quote(function_dockerfile(version, pad_kib)) +
@@ -519,12 +530,13 @@ TEST_CASE("multi-node: from zero on a worker that must pull the image first") {
             return true;
         },
         60s));
-    // No worker has the image any more: the wake includes a real pull from the registry.
+    // No worker has the image any more, tagged or not (Swarm pulls by digest and leaves no
+    // tag): the wake includes a real pull from the registry.
+    const std::string repository = kRegistry + "/" + name;
     for (const auto& worker : kWorkers) {
-        on_node(worker, "container prune -f");
-        on_node(worker, "image rm -f " + image);
-        INFO(worker << " still has " << image);
-        CHECK(on_node(worker, "image inspect " + image).first != 0);
+        const std::string left = forget_repository(worker, repository);
+        INFO(worker << " still has " << repository << ": " << left);
+        CHECK(left.empty());
     }
 
     const auto called = std::chrono::steady_clock::now();
@@ -610,7 +622,9 @@ TEST_CASE("multi-node: a worker killed under load: calls go on, its replicas mov
     remove_and_wait(*stack, name);
 }
 
-TEST_CASE("multi-node: an image not in the registry: the status says why, a call does not hang") {
+TEST_CASE(
+    "multi-node: an image not in the registry or no node to run on: the status says why, a call "
+    "does not hang") {
     auto stack = multinode_or_skip();
     if (!stack) return;
     const std::string name = "mn-noimage";
@@ -644,6 +658,26 @@ TEST_CASE("multi-node: an image not in the registry: the status says why, a call
     CHECK(code == 504);
     CHECK(took < 60.0);  // upstream_timeout
     remove_and_wait(*stack, name);
+
+    // Constraints no node meets: the status says so too.
+    const std::string nowhere = "mn-nowhere";
+    remove_and_wait(*stack, nowhere);
+    json unplaceable = {{"service", nowhere},
+                        {"image", kImage},
+                        {"constraints", {"node.labels.faas.role==nowhere"}}};
+    res = client.Post("/system/functions", unplaceable.dump(), "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 202);
+    CHECK(eventually(
+        [&] {
+            auto status = function_status(*stack, nowhere);
+            reason = status ? status->value("reason", "") : "";
+            return !reason.empty();
+        },
+        30s));
+    report("multi-node: constraints no node meets: status reason: " + reason);
+    CHECK(reason.find("no suitable node") != std::string::npos);
+    remove_and_wait(*stack, nowhere);
 }
 
 TEST_CASE("multi-node: the registry stopped: running functions answer, a new deploy says why") {
@@ -734,10 +768,7 @@ TEST_CASE(
     const std::string repository = kRegistry + "/" + name;
     auto forget_images = [&] {
         for (const auto& node : {kManager, kWorkers[0], kWorkers[1]})
-            shell("docker exec " + node + " sh -c " +
-                  quote("docker image ls -q " + repository +
-                        " | sort -u | xargs -r docker image rm -f") +
-                  " >/dev/null 2>&1");
+            forget_repository(node, repository);
     };
     forget_images();
     on_node(kManager, "image rm " + kImage);
