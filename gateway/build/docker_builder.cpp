@@ -3,6 +3,7 @@
 #include "build/docker_builder.h"
 
 #include <exception>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -20,6 +21,18 @@ using namespace std::chrono_literals;
 constexpr std::size_t kMaxRefusal = 64u << 10;
 // A bound on the layers remembered for "status" messages; an image has tens.
 constexpr std::size_t kMaxLayers = 4096;
+
+// Whether the context's Dockerfile takes the WATCHDOG_IMAGE argument (the templates' do; a
+// dockerfile function's own need not). Unreadable: assume it does, as before this check. An
+// argument the Dockerfile does not declare makes the engine warn in the build's log.
+bool takes_watchdog_arg(const std::filesystem::path& context_dir) {
+    std::ifstream in(context_dir / "Dockerfile", std::ios::binary);
+    if (!in) return true;
+    std::string text(1u << 20, '\0');  // Dockerfiles are small; the name is near the top
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    return text.find("WATCHDOG_IMAGE") != std::string::npos;
+}
 
 // The engine's error text on one line: a failed RUN's message may span several.
 std::string one_line(std::string_view text) {
@@ -194,7 +207,8 @@ std::string DockerBuilder::build(const BuildJob& job, BuildProgress& progress) {
     }
     nlohmann::json args = nlohmann::json::object();
     for (const auto& [name, value] : job.build_args) args[name] = value;
-    if (!args.contains("WATCHDOG_IMAGE")) args["WATCHDOG_IMAGE"] = options_.watchdog_image;
+    if (!args.contains("WATCHDOG_IMAGE") && takes_watchdog_arg(job.context_dir))
+        args["WATCHDOG_IMAGE"] = options_.watchdog_image;
     std::string path = "/build?t=" + DockerClient::url_encode(image) +
                        "&rm=1&forcerm=1&buildargs=" +
                        DockerClient::url_encode(

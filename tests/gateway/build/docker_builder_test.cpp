@@ -254,6 +254,22 @@ TEST_CASE("docker builder: a WATCHDOG_IMAGE the build sets wins over the configu
     CHECK(args["WATCHDOG_IMAGE"] == "registry.example/watchdog:1.2");
 }
 
+TEST_CASE("docker builder: no WATCHDOG_IMAGE for a Dockerfile that does not take it") {
+    ContextDir context;
+    write_text(context.path / "Dockerfile", "FROM faas/catservice:latest\nENV fprocess=cat\n");
+    FakeEngine engine(not_found, [](const FakeRequest&, FakeStream& stream) {
+        return stream.begin(200) && stream.write("{\"stream\":\"done\\n\"}\r\n");
+    });
+    DockerBuilder builder(options_for(engine));
+    RecordingProgress progress;
+    auto job = job_in(context);
+    builder.build(job, progress);
+    auto requests = engine.requests();
+    REQUIRE(requests.size() == 1);
+    auto args = nlohmann::json::parse(query_value(requests[0].target, "buildargs"));
+    CHECK(args == nlohmann::json{{"ADDITIONAL_PACKAGE", "curl git"}});
+}
+
 TEST_CASE("docker builder: an error in the build's output fails the build with its text") {
     ContextDir context;
     FakeEngine engine(not_found, [](const FakeRequest&, FakeStream& stream) {
