@@ -408,6 +408,16 @@ std::string forget_repository(const std::string& node, const std::string& reposi
     return code == 0 ? left : "(docker image ls failed: " + left + ")";
 }
 
+/// Waits up to 20 s until `name` runs exactly one task, on a worker; `tasks` by node as last seen.
+bool one_task_on_a_worker(const std::string& name, std::map<std::string, int>& tasks) {
+    return eventually(
+        [&] {
+            tasks = running_tasks_by_node(name);
+            return tasks[kWorkers[0]] + tasks[kWorkers[1]] == 1 && tasks.count(kManager) == 0;
+        },
+        20s);
+}
+
 /// Builds `image` on the host from function_dockerfile().
 bool build_function_image(const std::string& image, const std::string& version, int pad_kib) {
     auto [code, out] = shell("printf %s " + quote(function_dockerfile(version, pad_kib)) +
@@ -550,13 +560,12 @@ TEST_CASE("multi-node: from zero on a worker that must pull the image first") {
     // The gateway forwarded as soon as the new replica answered its health check; Swarm marks
     // the task running when its own health check has passed.
     std::map<std::string, int> tasks;
-    CHECK(eventually(
-        [&] {
-            tasks = running_tasks_by_node(name);
-            return tasks[kWorkers[0]] + tasks[kWorkers[1]] == 1 && tasks.count(kManager) == 0;
-        },
-        20s));
+    CHECK(one_task_on_a_worker(name, tasks));
     INFO("running tasks by node: " << describe(tasks));
+    // The worker running it has the image again: it pulled it for this call.
+    for (const auto& worker : kWorkers)
+        if (tasks[worker] > 0)
+            CHECK_FALSE(on_node(worker, "image ls -q " + repository).second.empty());
     remove_and_wait(*stack, name);
     shell("docker rmi " + quote(image) + " >/dev/null 2>&1");
 }
@@ -622,6 +631,29 @@ TEST_CASE("multi-node: a worker killed under load: calls go on, its replicas mov
     remove_and_wait(*stack, name);
 }
 
+namespace {
+
+/// Deploys `deployment`, which must be accepted (202), and waits up to `timeout` for its status
+/// to say why it is short of replicas: that reason, "" if none came.
+std::string deploy_for_reason(const Stack& stack, const json& deployment,
+                              std::chrono::seconds timeout) {
+    auto res = gateway(stack).Post("/system/functions", deployment.dump(), "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 202);
+    const std::string name = deployment["service"];
+    std::string reason;
+    eventually(
+        [&] {
+            auto status = function_status(stack, name);
+            reason = status ? status->value("reason", "") : "";
+            return !reason.empty();
+        },
+        timeout);
+    return reason;
+}
+
+}  // namespace
+
 TEST_CASE(
     "multi-node: an image not in the registry or no node to run on: the status says why, a call "
     "does not hang") {
@@ -632,19 +664,8 @@ TEST_CASE(
     json deployment = {{"service", name},
                        {"image", kRegistry + "/faas/not-pushed:latest"},
                        {"constraints", {"node.labels.faas.role==functions"}}};
-    auto client = gateway(*stack);
-    auto res = client.Post("/system/functions", deployment.dump(), "application/json");
-    REQUIRE(res);
-    CHECK(res->status == 202);
-    std::string reason;
     const auto deployed = std::chrono::steady_clock::now();
-    CHECK(eventually(
-        [&] {
-            auto status = function_status(*stack, name);
-            reason = status ? status->value("reason", "") : "";
-            return !reason.empty();
-        },
-        60s));
+    std::string reason = deploy_for_reason(*stack, deployment, 60s);
     report("multi-node: image not in the registry: status reason after " +
            seconds_text(seconds_since(deployed)) + ": " + reason);
     CHECK(reason.find("image") != std::string::npos);
@@ -665,16 +686,7 @@ TEST_CASE(
     json unplaceable = {{"service", nowhere},
                         {"image", kImage},
                         {"constraints", {"node.labels.faas.role==nowhere"}}};
-    res = client.Post("/system/functions", unplaceable.dump(), "application/json");
-    REQUIRE(res);
-    CHECK(res->status == 202);
-    CHECK(eventually(
-        [&] {
-            auto status = function_status(*stack, nowhere);
-            reason = status ? status->value("reason", "") : "";
-            return !reason.empty();
-        },
-        30s));
+    reason = deploy_for_reason(*stack, unplaceable, 30s);
     report("multi-node: constraints no node meets: status reason: " + reason);
     CHECK(reason.find("no suitable node") != std::string::npos);
     remove_and_wait(*stack, nowhere);
@@ -712,17 +724,7 @@ TEST_CASE("multi-node: the registry stopped: running functions answer, a new dep
     json other = {{"service", fresh},
                   {"image", kRegistry + "/faas/catservice:not-pulled-yet"},
                   {"constraints", {"node.labels.faas.role==functions"}}};
-    auto res = gateway(*stack).Post("/system/functions", other.dump(), "application/json");
-    REQUIRE(res);
-    CHECK(res->status == 202);
-    std::string reason;
-    CHECK(eventually(
-        [&] {
-            auto status = function_status(*stack, fresh);
-            reason = status ? status->value("reason", "") : "";
-            return !reason.empty();
-        },
-        90s));
+    const std::string reason = deploy_for_reason(*stack, other, 90s);
     report("multi-node: registry stopped: a new deploy's status reason: " + reason);
     CHECK(reason.find("image") != std::string::npos);
     remove_and_wait(*stack, fresh);
@@ -851,12 +853,7 @@ TEST_CASE(
 
     // Its task runs on a worker, which pulled the image from the registry; none on the manager.
     std::map<std::string, int> tasks;
-    CHECK(eventually(
-        [&] {
-            tasks = running_tasks_by_node(name);
-            return tasks[kWorkers[0]] + tasks[kWorkers[1]] == 1 && tasks.count(kManager) == 0;
-        },
-        20s));
+    CHECK(one_task_on_a_worker(name, tasks));
     INFO("running tasks by node: " << describe(tasks));
     // (Swarm pulls by digest and leaves the image untagged: look for the repository.)
     int workers_with_image = 0;
