@@ -9,8 +9,11 @@
 #include <atomic>
 #include <climits>
 #include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 namespace faas::queue {
 namespace {
@@ -717,23 +720,139 @@ std::vector<std::string> KeyValue::keys(std::size_t limit, milliseconds timeout)
     return keys;
 }
 
+namespace {
+
+/// The newest updated keys of a bucket while its updates are read in order: at most `limit`,
+/// the oldest dropped once the newer ones alone reach `max_bytes`.
+class NewestEntries {
+  public:
+    NewestEntries(std::size_t limit, std::size_t max_bytes)
+        : limit_(limit), max_bytes_(max_bytes) {}
+
+    void put(std::string key, std::uint64_t sequence, std::string value) {
+        erase(key);
+        bytes_ += value.size();
+        by_sequence_.emplace(sequence, key);
+        by_key_.emplace(std::move(key), std::make_pair(sequence, std::move(value)));
+        while (!by_sequence_.empty() &&
+               (by_key_.size() > limit_ ||
+                bytes_ - value_of(by_sequence_.begin()->second).size() >= max_bytes_))
+            erase(by_sequence_.begin()->second);
+    }
+    void erase(const std::string& key) {
+        auto found = by_key_.find(key);
+        if (found == by_key_.end()) return;
+        bytes_ -= found->second.second.size();
+        by_sequence_.erase(found->second.first);
+        by_key_.erase(found);
+    }
+    std::size_t size() const { return by_key_.size(); }
+    /// Oldest update first.
+    std::vector<std::pair<std::string, std::string>> take() {
+        std::vector<std::pair<std::string, std::string>> out;
+        out.reserve(by_key_.size());
+        for (const auto& [sequence, key] : by_sequence_)
+            out.emplace_back(key, std::move(by_key_[key].second));
+        by_key_.clear();
+        by_sequence_.clear();
+        bytes_ = 0;
+        return out;
+    }
+
+  private:
+    const std::string& value_of(const std::string& key) { return by_key_[key].second; }
+
+    std::size_t limit_;
+    std::size_t max_bytes_;
+    std::size_t bytes_ = 0;
+    std::map<std::string, std::pair<std::uint64_t, std::string>> by_key_;
+    std::map<std::uint64_t, std::string> by_sequence_;
+};
+
+}  // namespace
+
 std::vector<std::pair<std::string, std::string>> KeyValue::entries(std::size_t limit,
                                                                    std::size_t max_bytes,
                                                                    milliseconds timeout) {
     const std::string what = "read the entries of " + impl_->bucket;
     impl_->connection->require_connected(what);
-    std::vector<std::pair<std::string, std::string>> entries;
-    if (limit == 0) return entries;
-    std::size_t bytes = 0;
-    watch_latest(impl_->kv, false, timeout, what, [&](kvEntry* entry) {
-        const auto* value = static_cast<const char*>(kvEntry_Value(entry));
-        const auto length = static_cast<std::size_t>(kvEntry_ValueLen(entry));
-        entries.emplace_back(kvEntry_Key(entry),
-                             std::string(value ? value : "", value ? length : 0));
-        bytes += length;
-        return entries.size() < limit && bytes < max_bytes;
-    });
-    return entries;
+    if (limit == 0) return {};
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    auto left = [&] {
+        const auto ms =
+            std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now())
+                .count();
+        if (ms <= 0) fail(NATS_TIMEOUT, what);
+        return static_cast<std::int64_t>(ms);
+    };
+
+    // The bucket's stream holds each key's newest `history` updates in the order they were
+    // made: its tail holds the most recently updated keys. A watcher of every key would start
+    // with the least recently updated ones, so read the tail instead, from a window of the
+    // last limit * history sequence numbers, doubled while it holds fewer keys than wanted
+    // (replaced updates and deletions leave gaps) until it reaches the stream's start.
+    const std::string stream = "KV_" + impl_->bucket;
+    jsStreamInfo* raw_info = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s =
+        js_GetStreamInfo(&raw_info, impl_->connection->js, stream.c_str(), nullptr, &jerr);
+    if (s != NATS_OK) fail(s, what, jerr);
+    const std::uint64_t last = raw_info->State.LastSeq;
+    const std::uint64_t first = raw_info->State.FirstSeq;
+    const std::uint64_t messages = raw_info->State.Msgs;
+    const auto history =
+        static_cast<std::uint64_t>(std::max<std::int64_t>(1, raw_info->Config->MaxMsgsPerSubject));
+    jsStreamInfo_Destroy(raw_info);
+    if (messages == 0 || last < first) return {};
+
+    const std::string prefix = "$KV." + impl_->bucket + ".";
+    NewestEntries newest(limit, max_bytes);
+    std::uint64_t window = std::min<std::uint64_t>(limit, 1u << 20) * history;
+    for (;;) {
+        const std::uint64_t start = last - first + 1 > window ? last - window + 1 : first;
+        jsSubOptions options;
+        jsSubOptions_Init(&options);
+        options.Stream = stream.c_str();
+        options.Ordered = true;
+        options.Config.DeliverPolicy = js_DeliverByStartSequence;
+        options.Config.OptStartSeq = start;
+        natsSubscription* raw_sub = nullptr;
+        jerr = static_cast<jsErrCode>(0);
+        s = js_SubscribeSync(&raw_sub, impl_->connection->js, (prefix + ">").c_str(), nullptr,
+                             &options, &jerr);
+        if (s != NATS_OK) fail(s, what, jerr);
+        std::unique_ptr<natsSubscription, decltype(&natsSubscription_Destroy)> sub(
+            raw_sub, natsSubscription_Destroy);
+        for (;;) {
+            natsMsg* raw_msg = nullptr;
+            check(natsSubscription_NextMsg(&raw_msg, sub.get(), left()), what);
+            std::unique_ptr<natsMsg, decltype(&natsMsg_Destroy)> msg(raw_msg, natsMsg_Destroy);
+            jsMsgMetaData* raw_meta = nullptr;
+            check(natsMsg_GetMetaData(&raw_meta, msg.get()), what);
+            std::unique_ptr<jsMsgMetaData, decltype(&jsMsgMetaData_Destroy)> meta(
+                raw_meta, jsMsgMetaData_Destroy);
+            const std::string_view subject = natsMsg_GetSubject(msg.get());
+            if (subject.substr(0, prefix.size()) == prefix) {
+                std::string key(subject.substr(prefix.size()));
+                const char* operation = nullptr;
+                if (natsMsgHeader_Get(msg.get(), "KV-Operation", &operation) == NATS_OK &&
+                    operation != nullptr) {
+                    newest.erase(key);  // DEL or PURGE
+                } else {
+                    const char* data = natsMsg_GetData(msg.get());
+                    const int length = natsMsg_GetDataLength(msg.get());
+                    newest.put(std::move(key), meta->Sequence.Stream,
+                               std::string(data ? data : "", data ? length : 0));
+                }
+            }
+            // Caught up: the last update there was when we asked, or nothing more waits.
+            if (meta->Sequence.Stream >= last || meta->NumPending == 0) break;
+        }
+        if (newest.size() >= limit || start == first) break;
+        newest.take();  // read again from further back
+        window *= 2;
+    }
+    return newest.take();
 }
 
 KeyValue JetStream::ensure_bucket(const std::string& name, milliseconds ttl, int history,

@@ -191,8 +191,9 @@ class KeyValue {
     /// (QueueUnavailable past it).
     std::vector<std::string> keys(std::size_t limit = 10000,
                                   std::chrono::milliseconds timeout = std::chrono::seconds(5));
-    /// Live keys with their values, oldest update first, in one pass (no read per key);
-    /// stopping after `limit` entries or once the values passed `max_bytes` in all. Bounded by
+    /// The `limit` most recently updated live keys with their values, oldest update first,
+    /// read from the tail of the bucket's stream (no read per key, no pass over keys updated
+    /// long ago); newest first, it stops once the values passed `max_bytes` in all. Bounded by
     /// `timeout` too (QueueUnavailable past it).
     std::vector<std::pair<std::string, std::string>> entries(
         std::size_t limit = 10000, std::size_t max_bytes = 64u << 20,

@@ -477,8 +477,10 @@ TEST_CASE("a key-value bucket: put, get, erase, keys") {
     REQUIRE(entries.size() == 22);
     CHECK(entries[0] == std::pair<std::string, std::string>{"call-1", "running"});
     CHECK(entries[1] == std::pair<std::string, std::string>{"call-2", binary});
-    CHECK(kv.entries(3).size() == 3);
-    CHECK(kv.entries(100, 10).size() == 2);  // "running" and 4 bytes: past 10, it stops
+    // A limit keeps the most recently updated, not the first ones (oldest update first).
+    using Entries = std::vector<std::pair<std::string, std::string>>;
+    CHECK(kv.entries(3) == Entries{{"bulk-17", "v"}, {"bulk-18", "v"}, {"bulk-19", "v"}});
+    CHECK(kv.entries(100, 10).size() == 10);  // 10 values of 1 byte, newest first: then it stops
 
     CHECK(KeyValue::valid_key("a/b=c.d_e-f\\g"));
     CHECK_FALSE(KeyValue::valid_key("a b"));
@@ -492,6 +494,16 @@ TEST_CASE("a key-value bucket: put, get, erase, keys") {
     // The same bucket from a new handle (another process) sees the same values.
     KeyValue again = f.js.ensure_bucket("calls", 0ms);
     CHECK(again.get("call-1") == "running");
+
+    // An update moves a key to the newest; a deleted key is left out and the next one taken.
+    kv.put("call-1", "done");
+    CHECK(kv.entries(2) == Entries{{"bulk-19", "v"}, {"call-1", "done"}});
+    kv.put("call-2", "x");
+    kv.erase("call-1");
+    CHECK(kv.entries(2) == Entries{{"bulk-19", "v"}, {"call-2", "x"}});
+    CHECK(kv.entries(3) == Entries{{"bulk-18", "v"}, {"bulk-19", "v"}, {"call-2", "x"}});
+    CHECK(kv.entries().size() == 21);
+    CHECK(kv.entries(100, 3) == Entries{{"bulk-18", "v"}, {"bulk-19", "v"}, {"call-2", "x"}});
 }
 
 TEST_CASE("key-value values expire after the bucket's TTL") {
