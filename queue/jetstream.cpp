@@ -747,15 +747,18 @@ class NewestEntries {
         by_key_.erase(found);
     }
     std::size_t size() const { return by_key_.size(); }
+    void clear() {
+        by_key_.clear();
+        by_sequence_.clear();
+        bytes_ = 0;
+    }
     /// Oldest update first.
     std::vector<std::pair<std::string, std::string>> take() {
         std::vector<std::pair<std::string, std::string>> out;
         out.reserve(by_key_.size());
         for (const auto& [sequence, key] : by_sequence_)
             out.emplace_back(key, std::move(by_key_[key].second));
-        by_key_.clear();
-        by_sequence_.clear();
-        bytes_ = 0;
+        clear();
         return out;
     }
 
@@ -849,7 +852,7 @@ std::vector<std::pair<std::string, std::string>> KeyValue::entries(std::size_t l
             if (meta->Sequence.Stream >= last || meta->NumPending == 0) break;
         }
         if (newest.size() >= limit || start == first) break;
-        newest.take();  // read again from further back
+        newest.clear();  // read again from further back
         window *= 2;
     }
     return newest.take();
